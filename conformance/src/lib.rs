@@ -1,0 +1,275 @@
+//! The conformance suite's harness: busybox bundles with the probe inside,
+//! the runtime under test (`HULL_RUNTIME`, default target/debug/hull, or
+//! runc to check the tests themselves), a private `--root` per test, and a
+//! guard that removes every container and file a test made, also when it
+//! fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+pub fn runtime() -> PathBuf {
+    std::env::var_os("HULL_RUNTIME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/debug/hull"))
+}
+
+pub fn probe() -> PathBuf {
+    std::env::var_os("HULL_PROBE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/probe/hull-probe"))
+}
+
+/// One test's world: a temp dir holding bundles and the runtime's root.
+pub struct World {
+    pub dir: PathBuf,
+    pub root: PathBuf,
+    tag: String,
+}
+
+impl World {
+    pub fn new(tag: &str) -> World {
+        let dir = std::env::temp_dir().join(format!("hull-conf-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create test dir");
+        World {
+            root: dir.join("root"),
+            dir,
+            tag: tag.to_string(),
+        }
+    }
+
+    /// Runs the runtime with `--root` and `args`, killing it after 20 s.
+    pub fn rt(&self, args: &[&str]) -> Output {
+        self.rt_stdin(args, None)
+    }
+
+    pub fn rt_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(runtime());
+        cmd.arg("--root").arg(&self.root).args(args);
+        run_with_timeout(cmd, stdin, Duration::from_secs(20))
+    }
+
+    /// A busybox bundle named `name` with the probe at /bin/probe.
+    pub fn bundle(&self, name: &str, args: &[&str]) -> Bundle {
+        let dir = self.dir.join(name);
+        let rootfs = dir.join("rootfs");
+        for d in ["bin", "etc", "tmp", "root"] {
+            std::fs::create_dir_all(rootfs.join(d)).expect("mkdir rootfs");
+        }
+        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static");
+        std::fs::copy(probe(), rootfs.join("bin/probe")).expect("probe built (make probe)");
+        let st = Command::new("chroot")
+            .arg(&rootfs)
+            .args(["/bin/busybox", "--install", "-s", "/bin"])
+            .status()
+            .expect("chroot busybox --install");
+        assert!(st.success());
+        std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
+            .expect("passwd");
+        std::fs::write(rootfs.join("etc/group"), "root:x:0:\n").expect("group");
+        let mut config = default_config();
+        config["process"]["args"] = json!(args);
+        // Tests run in parallel with the same container IDs: give each
+        // bundle a cgroup of its own (relative: under the test's cgroup).
+        config["linux"]["cgroupsPath"] = json!(format!(
+            "hull-conf-{}-{name}-{}",
+            self.tag,
+            std::process::id()
+        ));
+        Bundle { dir, config }
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        let o = self.rt(&["state", id]);
+        assert!(o.status.success(), "state {id}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).expect("state is JSON")
+    }
+
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap_or("").to_string()
+    }
+
+    /// Waits up to 5 s for `id` to reach `status`.
+    pub fn wait_status(&self, id: &str, status: &str) -> bool {
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            if self.status(id) == status {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Whether the state directory under --root is empty (nothing left).
+    pub fn root_is_empty(&self) -> bool {
+        std::fs::read_dir(&self.root).map_or(true, |mut d| d.next().is_none())
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(&self.root) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let _ = self.rt(&["delete", "--force", &id]);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub config: Value,
+}
+
+impl Bundle {
+    pub fn path(&self) -> &str {
+        self.dir.to_str().unwrap_or("")
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+
+    pub fn save(&self) {
+        let text = serde_json::to_string_pretty(&self.config).expect("config");
+        std::fs::write(self.dir.join("config.json"), text).expect("write config");
+    }
+}
+
+/// runc's default config (as `runc spec` writes it) with a writable root
+/// and no terminal: the base every test edits.
+pub fn default_config() -> Value {
+    json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": { "uid": 0, "gid": 0 },
+            "args": ["sh"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {
+                "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+            },
+            "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 }],
+            "noNewPrivileges": true
+        },
+        "root": { "path": "rootfs", "readonly": false },
+        "hostname": "conformance",
+        "mounts": [
+            { "destination": "/proc", "type": "proc", "source": "proc" },
+            { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+              "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+            { "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+              "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+            { "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+              "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+            { "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+              "options": ["nosuid", "noexec", "nodev"] },
+            { "destination": "/sys", "type": "sysfs", "source": "sysfs",
+              "options": ["nosuid", "noexec", "nodev", "ro"] }
+        ],
+        "linux": {
+            "resources": { "devices": [{ "allow": false, "access": "rwm" }] },
+            "namespaces": [
+                { "type": "pid" }, { "type": "network" }, { "type": "ipc" },
+                { "type": "uts" }, { "type": "mount" }
+            ],
+            "maskedPaths": [
+                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+                "/proc/scsi"
+            ],
+            "readonlyPaths": [
+                "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
+            ]
+        }
+    })
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `key=value` lines of the probe's report.
+pub fn report_value(report: &str, key: &str) -> Option<String> {
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .map(str::to_string)
+}
+
+/// Mount points under `path` still in this process's mount table.
+pub fn mounts_under(path: &Path) -> Vec<String> {
+    let p = path.to_string_lossy();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|m| m.starts_with(p.as_ref()))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs `cmd` with its output in files (a container started by it keeps
+/// them open: pipes would never reach EOF) and kills it after `limit`.
+fn run_with_timeout(mut cmd: Command, stdin: Option<&str>, limit: Duration) -> Output {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let base = std::env::temp_dir().join(format!("hull-conf-out-{}-{n}", std::process::id()));
+    let (out_path, err_path) = (base.with_extension("out"), base.with_extension("err"));
+    let out_file = std::fs::File::create(&out_path).expect("stdout file");
+    let err_file = std::fs::File::create(&err_path).expect("stderr file");
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(out_file)
+    .stderr(err_file);
+    let mut child = cmd.spawn().expect("spawn the runtime");
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        let _ = pipe.write_all(text.as_bytes());
+    }
+    let end = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait for the runtime") {
+            break st;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let st = child.wait().expect("reap the runtime");
+            break std::process::ExitStatus::from_raw(st.into_raw());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let out = Output {
+        status,
+        stdout: std::fs::read(&out_path).unwrap_or_default(),
+        stderr: std::fs::read(&err_path).unwrap_or_default(),
+    };
+    let _ = std::fs::remove_file(&out_path);
+    let _ = std::fs::remove_file(&err_path);
+    out
+}

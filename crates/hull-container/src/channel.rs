@@ -1,0 +1,127 @@
+//! Typed messages between `hull create` and the container's init process,
+//! one JSON object per packet over a `SOCK_SEQPACKET` socketpair.
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Message {
+    /// Parent -> init: id mappings written and cgroups joined; go on.
+    Go,
+    /// Init -> parent: the mounts are done; run prestart and createRuntime
+    /// hooks now, before pivot_root.
+    RunCreateHooks,
+    /// Parent -> init: hooks ran; here is the state for createContainer hooks.
+    HooksDone { state: String },
+    /// Init -> parent: everything is set up; waiting for `start`.
+    Created,
+    /// Init -> parent, with the listener fd attached: the seccomp filter has
+    /// SCMP_ACT_NOTIFY rules; hand the fd to `linux.seccomp.listenerPath`.
+    SeccompListener,
+    /// Either way: setup failed, with the reason.
+    Failed(String),
+}
+
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+/// Creates the two ends: (parent's, child's).
+pub fn pair(min_fd: i32) -> Result<(Channel, Channel)> {
+    let mut fds = [0; 2];
+    // SAFETY: socketpair writes two fds into the array we pass.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return Err(Error::sys("socketpair", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((
+        Channel {
+            fd: crate::fds::move_above(a, min_fd)?,
+        },
+        Channel {
+            fd: crate::fds::move_above(b, min_fd)?,
+        },
+    ))
+}
+
+impl Channel {
+    pub fn send(&self, msg: &Message) -> Result<()> {
+        let data = serde_json::to_vec(msg).map_err(|e| Error::Other(e.to_string()))?;
+        // SAFETY: sends `data.len()` bytes from a live buffer.
+        let n = unsafe {
+            libc::send(
+                self.fd.as_raw_fd(),
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            return Err(Error::sys(
+                "send to container init",
+                std::io::Error::last_os_error(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends `msg` with `fd` attached.
+    pub fn send_with_fd(&self, msg: &Message, fd: std::os::fd::RawFd) -> Result<()> {
+        let data = serde_json::to_vec(msg).map_err(|e| Error::Other(e.to_string()))?;
+        hull_sys::send_fd(self.fd.as_fd(), &data, fd)
+            .map_err(|e| Error::sys("send fd to the other end", e))
+    }
+
+    /// Receives one message and the fd it may carry; `None` at EOF.
+    pub fn recv_with_fd(&self) -> Result<Option<(Message, Option<OwnedFd>)>> {
+        let (fd, body) = hull_sys::recv_maybe_fd(self.fd.as_fd())
+            .map_err(|e| Error::sys("receive from container init", e))?;
+        if body.is_empty() && fd.is_none() {
+            return Ok(None);
+        }
+        let msg = serde_json::from_slice(&body)
+            .map_err(|e| Error::Other(format!("bad message from container init: {e}")))?;
+        Ok(Some((msg, fd)))
+    }
+
+    /// Receives one message; `None` when the other end closed.
+    pub fn recv(&self) -> Result<Option<Message>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: receives into a buffer of the length we pass.
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n < 0 {
+                let err = std::io::Error::last_os_error();
+                if err.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Error::sys("receive from container init", err));
+            }
+            if n == 0 {
+                return Ok(None);
+            }
+            return serde_json::from_slice(&buf[..n as usize])
+                .map(Some)
+                .map_err(|e| Error::Other(format!("bad message from container init: {e}")));
+        }
+    }
+}
+
+impl AsFd for Channel {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}

@@ -1,0 +1,422 @@
+//! The container's init process: everything between `clone3` and the exec
+//! of the user program. It runs in the child, which is a fork-style copy of
+//! `hull create`, so it reads the parsed config directly: no re-exec, no
+//! second parse of config.json.
+//!
+//! `exec` (issue #5) reuses the same pieces: namespaces, process attributes,
+//! capabilities and the final exec.
+
+mod capabilities;
+mod console;
+mod exec;
+mod exec_stub;
+pub mod namespaces;
+mod process_attrs;
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::channel::{Channel, Message};
+use crate::config::{self, Bundle};
+use crate::error::{Error, Result};
+pub use namespaces::JoinNamespace;
+
+/// What the init needs; built by the parent before clone.
+pub struct InitContext<'a> {
+    pub bundle: &'a Bundle,
+    pub joins: Vec<JoinNamespace>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// Connected `--console-socket`, when the process has a terminal.
+    pub console_socket: Option<OwnedFd>,
+    /// Listening socket `start` connects to.
+    pub start_listener: OwnedFd,
+    pub channel: Channel,
+}
+
+/// Until it execs, a process of hull's is the hull binary: make it
+/// non-dumpable so that container processes cannot open its
+/// /proc/<pid>/exe or memory without CAP_SYS_PTRACE on the host
+/// (CVE-2019-5736). exec resets this for the user program. Skipped with a
+/// new user namespace, whose root cannot write the host's binary anyway and
+/// whose setup writes /proc/self files that must stay its own.
+pub fn make_unreachable() {
+    // SAFETY: prctl on ourselves.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
+
+/// Runs the init; never returns.
+pub fn run(ctx: InitContext) -> ! {
+    let code = match setup(&ctx) {
+        Ok(program) => {
+            // SAFETY: prctl on ourselves: from now on the init outlives `create`.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+            if let Err(e) = ctx.channel.send(&Message::Created) {
+                eprintln!("hull init: {e}");
+                exit(1);
+            }
+            wait_for_start_and_exec(&ctx, &program)
+        }
+        Err(e) => {
+            let _ = ctx.channel.send(&Message::Failed(e.to_string()));
+            1
+        }
+    };
+    exit(code)
+}
+
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit skips atexit handlers and stdio flushing of the parent's
+    // copied state, which is what a forked child must do.
+    unsafe { libc::_exit(code) }
+}
+
+fn spec<'a>(ctx: &InitContext<'a>) -> &'a Spec {
+    &ctx.bundle.spec
+}
+
+fn setup(ctx: &InitContext) -> Result<std::path::PathBuf> {
+    let spec = spec(ctx);
+    match ctx.channel.recv()? {
+        Some(Message::Go) => {}
+        Some(Message::Failed(why)) => return Err(Error::Init(why)),
+        other => return Err(Error::Init(format!("unexpected message {other:?}"))),
+    }
+    let new_userns = config::new_namespace(spec, LinuxNamespaceType::User);
+    if new_userns {
+        become_root()?;
+    }
+    for ns in &ctx.joins {
+        namespaces::join(ns)?;
+    }
+    if config::new_namespace(spec, LinuxNamespaceType::Cgroup) {
+        namespaces::unshare(libc::CLONE_NEWCGROUP, "cgroup")?;
+    }
+    if config::new_namespace(spec, LinuxNamespaceType::Time) {
+        namespaces::unshare(libc::CLONE_NEWTIME, "time")?;
+        namespaces::write_time_offsets(spec)?;
+    }
+    if config::has_namespace(spec, LinuxNamespaceType::Uts) {
+        namespaces::set_hostname(spec)?;
+    }
+    if !ctx.no_new_keyring {
+        join_session_keyring();
+    }
+
+    let opts = hull_rootfs::RootfsOptions {
+        spec,
+        rootfs: &ctx.bundle.rootfs,
+        bundle: &ctx.bundle.dir,
+        no_pivot: ctx.no_pivot,
+        in_user_namespace: config::has_namespace(spec, LinuxNamespaceType::User),
+        in_cgroup_namespace: config::has_namespace(spec, LinuxNamespaceType::Cgroup),
+    };
+    hull_rootfs::prepare(&opts)?;
+    run_create_hooks(ctx)?;
+    hull_rootfs::pivot(&opts)?;
+    // Sysctls before the read-only paths: /proc/sys becomes read-only then.
+    namespaces::apply_sysctls(spec)?;
+    hull_rootfs::finish(&opts)?;
+
+    let Some(process) = spec.process() else {
+        return Err(Error::Config("process: missing".into()));
+    };
+    let allow_setgroups = !new_userns || setgroups_allowed();
+    setup_process(
+        spec,
+        process,
+        ctx.console_socket.as_ref(),
+        allow_setgroups,
+        Some(&ctx.channel),
+    )
+}
+
+/// Everything of `process` but the exec: terminal, rlimits, scheduling,
+/// capabilities, user, no_new_privs, umask, cwd. Shared by the container's
+/// init and by `exec`.
+pub(crate) fn setup_process(
+    spec: &Spec,
+    process: &oci_spec::runtime::Process,
+    console_socket: Option<&OwnedFd>,
+    allow_setgroups: bool,
+    listener_to: Option<&Channel>,
+) -> Result<std::path::PathBuf> {
+    if process.terminal().unwrap_or(false) {
+        let sock = console_socket.ok_or_else(|| {
+            Error::Config("process.terminal: a terminal needs --console-socket".into())
+        })?;
+        let size = process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        console::setup(sock, size)?;
+    }
+    process_attrs::set_rlimits(process)?;
+    process_attrs::set_oom_score_adj(process)?;
+    process_attrs::set_personality(spec)?;
+    process_attrs::set_scheduler(process)?;
+    process_attrs::set_io_priority(process)?;
+
+    let caps = match process.capabilities() {
+        Some(c) => capabilities::masks(c)?,
+        None => capabilities::CapMasks::default(),
+    };
+    capabilities::check_grantable(&caps)?;
+    capabilities::drop_bounding(&caps)?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if !nnp || has_notify(spec) {
+        // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN:
+        // do it while we still hold it. A filter with NOTIFY rules goes in
+        // here too, so its listener reaches `create`, which hands it on.
+        if let Some(listener) = install_seccomp(spec)? {
+            let chan = listener_to
+                .ok_or_else(|| Error::Init("no channel for the seccomp listener".into()))?;
+            chan.send_with_fd(&Message::SeccompListener, listener.as_raw_fd())?;
+        }
+    }
+    process_attrs::set_user(process, allow_setgroups)?;
+    capabilities::apply(&caps)?;
+    if nnp {
+        process_attrs::set_no_new_privs()?;
+    }
+    process_attrs::set_umask(process);
+    enter_cwd(process.cwd())?;
+    exec::resolve_program(
+        process.args().as_deref().unwrap_or_default(),
+        process.env().as_deref().unwrap_or_default(),
+    )
+}
+
+/// The last steps before the program runs: the seccomp filter when
+/// no_new_privs is set (as late as possible), fds, signals, exec.
+/// Returns only on failure.
+pub(crate) fn exec_process(
+    spec: &Spec,
+    process: &oci_spec::runtime::Process,
+    program: &std::path::Path,
+    preserve_fds: u32,
+) -> Error {
+    if let Err(e) = crate::fds::keep_preserved(preserve_fds)
+        .and_then(|()| crate::fds::cloexec_from(3 + preserve_fds))
+    {
+        return e;
+    }
+    if process.no_new_privileges().unwrap_or(false) && !has_notify(spec) {
+        if let Err(e) = install_seccomp(spec) {
+            return e;
+        }
+    }
+    exec::reset_signals();
+    let args = process.args().clone().unwrap_or_default();
+    let env = process.env().clone().unwrap_or_default();
+    exec::exec(program, &args, &env)
+}
+
+/// After the parent wrote our id maps: be root of the new user namespace.
+fn become_root() -> Result<()> {
+    // SAFETY: credential syscalls on ourselves.
+    unsafe {
+        if libc::setresgid(0, 0, 0) != 0 || libc::setresuid(0, 0, 0) != 0 {
+            return Err(Error::sys(
+                "become root in the user namespace (is uid/gid 0 mapped?)",
+                std::io::Error::last_os_error(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() == "allow")
+}
+
+/// A new session keyring, so the container does not share the host's.
+fn join_session_keyring() {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl with a null name creates an anonymous session keyring;
+    // failure (no keyring support) is harmless.
+    unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+}
+
+fn run_create_hooks(ctx: &InitContext) -> Result<()> {
+    let hooks = spec(ctx).hooks().as_ref();
+    let any = |h: Option<&Vec<oci_spec::runtime::Hook>>| h.is_some_and(|v| !v.is_empty());
+    let parent_hooks =
+        hooks.is_some_and(|h| any(h.prestart().as_ref()) || any(h.create_runtime().as_ref()));
+    let own_hooks = hooks.and_then(|h| h.create_container().as_ref());
+    if !parent_hooks && !any(own_hooks) {
+        return Ok(());
+    }
+    ctx.channel.send(&Message::RunCreateHooks)?;
+    let state = match ctx.channel.recv()? {
+        Some(Message::HooksDone { state }) => state,
+        Some(Message::Failed(why)) => return Err(Error::Init(why)),
+        other => return Err(Error::Init(format!("unexpected message {other:?}"))),
+    };
+    if let Some(h) = own_hooks {
+        crate::hooks::run_all("createContainer", h, &state)?;
+    }
+    Ok(())
+}
+
+fn seccomp_profile(spec: &Spec) -> Option<&oci_spec::runtime::LinuxSeccomp> {
+    spec.linux().as_ref().and_then(|l| l.seccomp().as_ref())
+}
+
+fn has_notify(spec: &Spec) -> bool {
+    seccomp_profile(spec).is_some_and(|p| {
+        p.syscalls()
+            .iter()
+            .flatten()
+            .any(|s| s.action() == oci_spec::runtime::LinuxSeccompAction::ScmpActNotify)
+    })
+}
+
+/// Compiles and installs the filter; returns the NOTIFY listener if any.
+fn install_seccomp(spec: &Spec) -> Result<Option<OwnedFd>> {
+    let Some(profile) = seccomp_profile(spec) else {
+        return Ok(None);
+    };
+    let compiled = hull_seccomp::compile(profile)?;
+    for w in &compiled.warnings {
+        crate::warn(w);
+    }
+    Ok(hull_seccomp::install(&compiled)?)
+}
+
+/// chdir to process.cwd inside the new root, creating it like runc does,
+/// and refuse a cwd that resolves outside the root (CVE-2024-21626).
+fn enter_cwd(cwd: &std::path::Path) -> Result<()> {
+    let bad = |why: String| Error::Config(format!("process.cwd {}: {why}", cwd.display()));
+    let fd = match open_in_root(cwd) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            // Created like runc does; never through /proc, where a magic
+            // link could lead the creation out of the root.
+            if cwd.starts_with("/proc") {
+                return Err(bad("does not exist".into()));
+            }
+            std::fs::create_dir_all(cwd).map_err(|e| bad(crate::error::errno_text(&e)))?;
+            open_in_root(cwd).map_err(|e| bad(crate::error::errno_text(&e)))?
+        }
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => {
+            // A seccomp profile that predates openat2 (runtime-tools' does):
+            // chdir by path, and check with getcwd where that is allowed.
+            std::env::set_current_dir(cwd).map_err(|e| bad(crate::error::errno_text(&e)))?;
+            return match std::env::current_dir() {
+                Ok(p) if !p.is_absolute() => {
+                    Err(bad("resolves outside the container's root".into()))
+                }
+                _ => Ok(()),
+            };
+        }
+        Err(e) => return Err(bad(crate::error::errno_text(&e))),
+    };
+    // SAFETY: fchdir to a directory fd we own.
+    if unsafe { libc::fchdir(fd.as_raw_fd()) } != 0 {
+        return Err(bad(crate::error::errno_text(
+            &std::io::Error::last_os_error(),
+        )));
+    }
+    Ok(())
+}
+
+/// Opens a directory resolved inside "/" (the container's root after
+/// pivot_root) with no magic links: a cwd such as /proc/self/fd/N cannot
+/// lead to a host directory (CVE-2024-21626), and no getcwd is needed,
+/// which a seccomp profile may deny.
+fn open_in_root(path: &std::path::Path) -> std::io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: open_how is plain data; all-zero is valid.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: openat2 reads a NUL-terminated path and an open_how of the
+    // size we pass; it returns a new fd or -1.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a new fd that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Blocks until `hull start` connects, then runs startContainer hooks and
+/// execs the program. Errors go back to `start` over its connection.
+fn wait_for_start_and_exec(ctx: &InitContext, program: &std::path::Path) -> i32 {
+    // The channel to `create` is done; `start` is the next one to talk to.
+    let conn = loop {
+        // SAFETY: accept on our listening socket; the new fd is ours.
+        let fd = unsafe {
+            libc::accept4(
+                ctx.start_listener.as_raw_fd(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: accept4 just returned this fd.
+            break unsafe { std::fs::File::from(OwnedFd::from_raw_fd(fd)) };
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return 1;
+        }
+    };
+    let mut conn = conn;
+    let err = start_and_exec(ctx, &mut conn, program);
+    let _ = conn.write_all(err.to_string().as_bytes());
+    127
+}
+
+fn start_and_exec(ctx: &InitContext, conn: &mut std::fs::File, program: &std::path::Path) -> Error {
+    // `start` sends the state the startContainer hooks get on stdin.
+    let mut state = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                state.extend_from_slice(&buf[..n]);
+                if state.last() == Some(&b'\n') {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Error::sys("read start request", e),
+        }
+    }
+    let spec = spec(ctx);
+    let state = String::from_utf8_lossy(&state);
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref())
+    {
+        if let Err(e) = crate::hooks::run_all("startContainer", h, state.trim_end()) {
+            return e;
+        }
+    }
+    let Some(process) = spec.process() else {
+        return Error::Config("process: missing".into());
+    };
+    exec_process(spec, process, program, ctx.preserve_fds)
+}

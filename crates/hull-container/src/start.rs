@@ -1,0 +1,57 @@
+//! `start`: tell a created container's init to exec the user program, and
+//! learn whether it did (EOF on the start socket) or why not (a message).
+
+use std::io::{Read, Write};
+
+use crate::error::{Error, Result};
+use crate::state_store::{Locked, Record, Store, START_SOCKET};
+use crate::status::{self, Status};
+use crate::unix_socket;
+
+pub fn start(store: &Store, id: &str) -> Result<()> {
+    let locked = store.open(id)?;
+    let mut rec = locked
+        .read()?
+        .ok_or_else(|| Error::NotExist { id: id.into() })?;
+    start_locked(&locked, &mut rec)
+}
+
+pub(crate) fn start_locked(locked: &Locked, rec: &mut Record) -> Result<()> {
+    match status::status_of(rec) {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(Error::Other(
+                "cannot start a container that has stopped".into(),
+            ))
+        }
+        _ => {
+            return Err(Error::Other(
+                "cannot start an already running container".into(),
+            ))
+        }
+    }
+    let sock = locked.dir.join(START_SOCKET);
+    let conn = unix_socket::connect(&sock, 3)?;
+    let mut conn = std::fs::File::from(conn);
+    let mut request = status::hook_state(rec, Status::Created);
+    request.push('\n');
+    conn.write_all(request.as_bytes())
+        .map_err(|e| Error::sys("send start to the container init", e))?;
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply)
+        .map_err(|e| Error::sys("wait for the container program to start", e))?;
+    let _ = std::fs::remove_file(&sock);
+    if !reply.is_empty() {
+        return Err(Error::Init(reply));
+    }
+    rec.started = true;
+    locked.write(rec)?;
+    if !rec.poststart.is_empty() {
+        let state = status::hook_state(rec, Status::Running);
+        if let Err(e) = crate::hooks::run_all("poststart", &rec.poststart, &state) {
+            // The spec: a failing poststart hook is logged; the container lives on.
+            crate::warn(&e.to_string());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! The error type of this crate: every variant names the path, option or value involved.
+
+use std::io;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("mount {fstype} onto {dest}: {source}")]
+    Mount {
+        fstype: String,
+        dest: PathBuf,
+        source: io::Error,
+    },
+    #[error("set propagation of {dest}: {source}")]
+    Propagation { dest: PathBuf, source: io::Error },
+    #[error("set recursive mount attributes of {dest}: {source}")]
+    Attributes { dest: PathBuf, source: io::Error },
+    #[error("resolve {path} inside the rootfs: {source}")]
+    Resolve { path: PathBuf, source: io::Error },
+    #[error("mount source {path}: {source}")]
+    Source { path: PathBuf, source: io::Error },
+    #[error("mount option {option:?} of {dest} is not supported")]
+    UnsupportedOption { option: String, dest: PathBuf },
+    #[error("mount {dest}: {reason}")]
+    InvalidMount { dest: PathBuf, reason: &'static str },
+    #[error("unknown rootfsPropagation {0:?}")]
+    UnknownRootfsPropagation(String),
+    #[error("refusing to mount onto {dest}: {reason}")]
+    UnsafeDestination { dest: PathBuf, reason: &'static str },
+    #[error("create device {path}: {source}")]
+    Device { path: PathBuf, source: io::Error },
+    #[error("invalid device {path}: {reason}")]
+    InvalidDevice { path: PathBuf, reason: &'static str },
+    #[error("create symlink {path}: {source}")]
+    Symlink { path: PathBuf, source: io::Error },
+    #[error("mask {path}: {source}")]
+    Mask { path: PathBuf, source: io::Error },
+    #[error("make {path} read-only: {source}")]
+    Readonly { path: PathBuf, source: io::Error },
+    #[error("{step}: {source}")]
+    Pivot {
+        step: &'static str,
+        source: io::Error,
+    },
+    #[error("read {path}: {source}")]
+    Read {
+        path: &'static str,
+        source: io::Error,
+    },
+    #[error("bind console {path} onto /dev/console: {source}")]
+    Console { path: PathBuf, source: io::Error },
+}

@@ -1,0 +1,326 @@
+//! hull-rootfs: builds a container's root filesystem inside the init process's mount
+//! namespace and pivots into it.
+//!
+//! Call order (from the container init, already in its new mount namespace):
+//! [`prepare`] → hooks → [`pivot`] → [`finish`] → optionally [`mount_console`].
+//!
+//! Every destination inside the rootfs is resolved through file descriptors
+//! (`openat2` with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`) and missing components are
+//! created relative to their parent descriptor, so symlinks in the image can not send a
+//! mount, device node or symlink onto the host.
+
+mod cgroup;
+mod devices;
+mod error;
+mod mounts;
+pub mod options;
+mod resolve;
+mod sys;
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+pub use error::RootfsError;
+pub use options::MountOptions;
+
+use resolve::Kind;
+
+/// What [`prepare`], [`pivot`] and [`finish`] need.
+pub struct RootfsOptions<'a> {
+    pub spec: &'a oci_spec::runtime::Spec,
+    /// Absolute host path of `root.path` (already resolved against the bundle).
+    pub rootfs: &'a Path,
+    /// The bundle directory: relative bind sources and overlay dirs are relative to it.
+    pub bundle: &'a Path,
+    /// runc `--no-pivot`: use MS_MOVE + chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// mknod is not allowed: bind-mount host devices instead.
+    pub in_user_namespace: bool,
+    pub in_cgroup_namespace: bool,
+}
+
+/// Propagation values of `linux.rootfsPropagation`.
+const PROPAGATIONS: &[(&str, libc::c_ulong)] = &[
+    ("private", libc::MS_PRIVATE),
+    ("rprivate", libc::MS_PRIVATE | libc::MS_REC),
+    ("shared", libc::MS_SHARED),
+    ("rshared", libc::MS_SHARED | libc::MS_REC),
+    ("slave", libc::MS_SLAVE),
+    ("rslave", libc::MS_SLAVE | libc::MS_REC),
+    ("unbindable", libc::MS_UNBINDABLE),
+    ("runbindable", libc::MS_UNBINDABLE | libc::MS_REC),
+];
+
+/// The `MS_*` flags of `linux.rootfsPropagation`, or `None` when unset (or empty).
+pub fn rootfs_propagation(
+    spec: &oci_spec::runtime::Spec,
+) -> Result<Option<libc::c_ulong>, RootfsError> {
+    let Some(value) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    PROPAGATIONS
+        .iter()
+        .find(|(n, _)| *n == value)
+        .map(|(_, f)| Some(*f))
+        .ok_or_else(|| RootfsError::UnknownRootfsPropagation(value.to_owned()))
+}
+
+fn set_propagation(path: &CStr, flags: libc::c_ulong) -> io::Result<()> {
+    sys::mount(None, path, None, flags, None)
+}
+
+/// With a shared root propagation the rootfs's parent mount must not be shared, or the
+/// container's mounts would show up in the host. Walks up to the first mount point
+/// (mount(2) MS_PRIVATE fails with EINVAL on a non-mount-point) and makes it private.
+fn make_parent_mount_private(rootfs: &Path) -> Result<(), RootfsError> {
+    for dir in rootfs.ancestors().skip(1) {
+        let c = sys::cstr(dir).map_err(|e| RootfsError::Propagation {
+            dest: dir.to_owned(),
+            source: e,
+        })?;
+        match set_propagation(&c, libc::MS_PRIVATE) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => continue,
+            Err(e) => {
+                return Err(RootfsError::Propagation {
+                    dest: dir.to_owned(),
+                    source: e,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+fn open_dir(path: &Path, what: &'static str) -> Result<OwnedFd, RootfsError> {
+    let c = sys::cstr(path).map_err(|e| RootfsError::Pivot {
+        step: what,
+        source: e,
+    })?;
+    nix::fcntl::open(
+        c.as_c_str(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| RootfsError::Pivot {
+        step: what,
+        source: e.into(),
+    })
+}
+
+/// True when `mounts` bind-mounts something onto /dev: then no devices or /dev symlinks
+/// are made (the caller brought its own /dev), as runc does.
+fn dev_is_bind_mounted(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.mounts().iter().flatten().any(|m| {
+        mounts::clean(m.destination()) == Path::new("/dev")
+            && (m.typ().as_deref() == Some("bind")
+                || m.options()
+                    .iter()
+                    .flatten()
+                    .any(|o| o == "bind" || o == "rbind"))
+    })
+}
+
+/// Before pivot: set mount propagation of / (rslave by default, or rootfsPropagation),
+/// bind-mount the rootfs onto itself (recursive), perform every `mounts` entry in order,
+/// create `linux.devices` and the default devices, and the /dev symlinks.
+pub fn prepare(opts: &RootfsOptions) -> Result<(), RootfsError> {
+    let prop = rootfs_propagation(opts.spec)?;
+    let flags = prop.unwrap_or(libc::MS_SLAVE | libc::MS_REC);
+    set_propagation(c"/", flags).map_err(|e| RootfsError::Propagation {
+        dest: "/".into(),
+        source: e,
+    })?;
+    if flags & libc::MS_SHARED != 0 {
+        make_parent_mount_private(opts.rootfs)?;
+    }
+    let crootfs = sys::cstr(opts.rootfs).map_err(|e| mounts::mount_err("bind", opts.rootfs, e))?;
+    sys::mount(
+        Some(&crootfs),
+        &crootfs,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .map_err(|e| mounts::mount_err("bind", opts.rootfs, e))?;
+
+    let mut ctx = mounts::Ctx {
+        root: open_dir(opts.rootfs, "open rootfs")?,
+        bundle: opts.bundle,
+        in_user_namespace: opts.in_user_namespace,
+        in_cgroup_namespace: opts.in_cgroup_namespace,
+        mountinfo: None,
+    };
+    for m in opts.spec.mounts().iter().flatten() {
+        mounts::mount_entry(&mut ctx, m)?;
+    }
+
+    if dev_is_bind_mounted(opts.spec) {
+        return Ok(());
+    }
+    let root = ctx.root.as_fd();
+    let spec_devices = opts
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().as_deref())
+        .unwrap_or(&[]);
+    for d in spec_devices {
+        devices::create(root, &devices::Node::from_spec(d)?, opts.in_user_namespace)?;
+    }
+    for (path, major, minor) in devices::DEFAULT_DEVICES {
+        let path = Path::new(path);
+        if spec_devices.iter().any(|d| d.path() == path) {
+            continue;
+        }
+        let node = devices::Node {
+            path,
+            kind: libc::S_IFCHR,
+            major,
+            minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        };
+        devices::create(root, &node, opts.in_user_namespace)?;
+    }
+    devices::dev_symlinks(root)
+}
+
+/// pivot_root into the rootfs (or MS_MOVE + chroot with `no_pivot`), detach the old root,
+/// chdir("/").
+pub fn pivot(opts: &RootfsOptions) -> Result<(), RootfsError> {
+    let step = |step: &'static str| {
+        move |e: nix::Error| RootfsError::Pivot {
+            step,
+            source: e.into(),
+        }
+    };
+    let io_step = |step: &'static str| move |e: io::Error| RootfsError::Pivot { step, source: e };
+    let crootfs = sys::cstr(opts.rootfs).map_err(io_step("rootfs path"))?;
+    if opts.no_pivot {
+        nix::unistd::chdir(crootfs.as_c_str()).map_err(step("chdir into the rootfs"))?;
+        sys::mount(Some(&crootfs), c"/", None, libc::MS_MOVE, None)
+            .map_err(io_step("move the rootfs onto /"))?;
+        nix::unistd::chroot(".").map_err(step("chroot into the rootfs"))?;
+        return nix::unistd::chdir("/").map_err(step("chdir to /"));
+    }
+    let old_root = nix::fcntl::open(
+        "/",
+        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(step("open the old root"))?;
+    nix::unistd::chdir(crootfs.as_c_str()).map_err(step("chdir into the rootfs"))?;
+    // pivot_root(".", ".") stacks the old root on top of the new one; no put_old dir needed.
+    sys::pivot_root(c".", c".").map_err(io_step("pivot_root"))?;
+    nix::unistd::fchdir(&old_root).map_err(step("fchdir to the old root"))?;
+    // Keep the unmount of the old root from propagating to the host.
+    sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None)
+        .map_err(io_step("make the old root rslave"))?;
+    nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
+        .map_err(step("detach the old root"))?;
+    nix::unistd::chdir("/").map_err(step("chdir to /"))
+}
+
+/// Masks one path: /dev/null bound over files, an empty read-only tmpfs over directories.
+/// Descriptors only (new mount API): works without /proc in the new root.
+fn mask(root: BorrowedFd, path: &Path, null: Option<&OwnedFd>) -> Result<(), RootfsError> {
+    let err = |source: io::Error| RootfsError::Mask {
+        path: path.to_owned(),
+        source,
+    };
+    let fd = match resolve::open(root, path, false, false) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(err(e)),
+    };
+    let st = sys::fstat(fd.as_fd()).map_err(err)?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        return sys::empty_readonly_tmpfs(fd.as_fd()).map_err(err);
+    }
+    let null = null.ok_or_else(|| err(io::Error::from_raw_os_error(libc::ENODEV)))?;
+    sys::bind_fds(null.as_fd(), fd.as_fd(), false).map_err(err)
+}
+
+/// Makes one path read-only: bind it onto itself, then set the read-only attribute on the
+/// new mount (mount_setattr keeps its nosuid/nodev/noexec/atime flags).
+fn make_readonly(root: BorrowedFd, path: &Path) -> Result<(), RootfsError> {
+    let err = |source: io::Error| RootfsError::Readonly {
+        path: path.to_owned(),
+        source,
+    };
+    let fd = match resolve::open(root, path, false, false) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(err(e)),
+    };
+    sys::bind_fds(fd.as_fd(), fd.as_fd(), true).map_err(err)?;
+    let top = resolve::open(root, path, false, false).map_err(err)?;
+    sys::mount_setattr(top.as_fd(), options::MOUNT_ATTR_RDONLY).map_err(err)
+}
+
+/// The container's /dev/null, checked to be the null device, as the source of masks.
+fn open_null(root: BorrowedFd) -> Option<OwnedFd> {
+    let fd = resolve::open(root, Path::new("/dev/null"), false, true).ok()?;
+    let st = sys::fstat(fd.as_fd()).ok()?;
+    (st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3)).then_some(fd)
+}
+
+/// After pivot: maskedPaths, readonlyPaths, root.readonly, and the final rootfsPropagation.
+/// Works on descriptors with the new mount API, so it does not need /proc in the new root.
+pub fn finish(opts: &RootfsOptions) -> Result<(), RootfsError> {
+    let root = open_dir(Path::new("/"), "open the new root")?;
+    let linux = opts.spec.linux().as_ref();
+    let masked = linux
+        .and_then(|l| l.masked_paths().as_deref())
+        .unwrap_or(&[]);
+    if !masked.is_empty() {
+        let null = open_null(root.as_fd());
+        for p in masked {
+            mask(root.as_fd(), Path::new(p), null.as_ref())?;
+        }
+    }
+    for p in linux
+        .and_then(|l| l.readonly_paths().as_deref())
+        .unwrap_or(&[])
+    {
+        make_readonly(root.as_fd(), Path::new(p))?;
+    }
+    if opts.spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        let err = |e| RootfsError::Readonly {
+            path: "/".into(),
+            source: e,
+        };
+        let fd = open_dir(Path::new("/"), "open the new root")?;
+        sys::mount_setattr(fd.as_fd(), options::MOUNT_ATTR_RDONLY).map_err(err)?;
+    }
+    if let Some(flags) = rootfs_propagation(opts.spec)? {
+        set_propagation(c"/", flags).map_err(|e| RootfsError::Propagation {
+            dest: "/".into(),
+            source: e,
+        })?;
+    }
+    Ok(())
+}
+
+/// Bind-mounts a pty slave (a path in the container's /dev/pts) onto /dev/console,
+/// creating the target file if missing. Called after pivot.
+pub fn mount_console(slave: &Path) -> Result<(), RootfsError> {
+    let err = |source: io::Error| RootfsError::Console {
+        path: slave.to_owned(),
+        source,
+    };
+    let root = open_dir(Path::new("/"), "open the new root")?;
+    let dst =
+        resolve::create(root.as_fd(), Path::new("/dev/console"), Kind::File, true).map_err(err)?;
+    let src = resolve::open(root.as_fd(), slave, false, true).map_err(err)?;
+    sys::bind_fds(src.as_fd(), dst.as_fd(), false).map_err(err)
+}

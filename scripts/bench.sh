@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# make bench: hull against runc on the same busybox bundle, interleaved by
+# hyperfine in one run. Writes docs/benchmarks.md and target/bench/results.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+need=()
+for pkg in hyperfine runc busybox-static time; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+cargo build --release -p hull -q
+HULL=$PWD/target/release/hull
+RUNC=$(command -v runc)
+out=target/bench; mkdir -p "$out"
+work=$(mktemp -d /tmp/hull-bench.XXXXXX)
+cleanup() {
+    for rt in "$HULL" "$RUNC"; do
+        for id in $("$rt" --root "$work/root-$(basename "$rt")" list -q 2>/dev/null); do
+            "$rt" --root "$work/root-$(basename "$rt")" delete --force "$id" >/dev/null 2>&1 || true
+        done
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+bash scripts/mkbundle.sh "$work/bundle" /bin/true >/dev/null
+bash scripts/mkbundle.sh "$work/bundle-nonet" /bin/true >/dev/null
+python3 - "$work/bundle-nonet/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p))
+c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
+json.dump(c, open(p, "w"))
+PY
+bash scripts/mkbundle.sh "$work/bundle-sleep" sleep 600 >/dev/null
+H="$HULL --root $work/root-hull"
+R="$RUNC --root $work/root-runc"
+runs=${BENCH_RUNS:-50}
+
+hf() { # name, then hyperfine arguments; -N (no shell) unless -S is given
+    local name=$1; shift
+    local n=-N
+    case " $* " in *" -S "*) n="" ;; esac
+    hyperfine $n --warmup 3 --runs "$runs" --export-json "$out/$name.json" "$@" >/dev/null
+}
+echo "bench: run /bin/true"
+hf run_true -n hull "$H run --bundle $work/bundle b1" -n runc "$R run --bundle $work/bundle b1"
+echo "bench: run /bin/true without a network namespace"
+hf run_true_nonet -n hull "$H run --bundle $work/bundle-nonet b2" -n runc "$R run --bundle $work/bundle-nonet b2"
+echo "bench: create + start + wait + delete"
+hf lifecycle -S bash \
+    -n hull "$H create --bundle $work/bundle c1 && $H start c1 && while [ \"\$($H state c1 | grep -c stopped)\" = 0 ]; do :; done; $H delete c1" \
+    -n runc "$R create --bundle $work/bundle c1 && $R start c1 && while [ \"\$($R state c1 | grep -c stopped)\" = 0 ]; do :; done; $R delete c1"
+echo "bench: 50 concurrent runs"
+runs=5 hf concurrent50 -S bash \
+    -n hull "for i in \$(seq 50); do $H run --bundle $work/bundle p\$i & done; wait" \
+    -n runc "for i in \$(seq 50); do $R run --bundle $work/bundle p\$i & done; wait"
+echo "bench: exec /bin/true"
+$H run -d --bundle "$work/bundle-sleep" s1
+$R run -d --bundle "$work/bundle-sleep" s1
+hf exec_true -n hull "$H exec s1 /bin/true" -n runc "$R exec s1 /bin/true"
+echo "bench: the floor (unshare + chroot + exec)"
+hf floor -n floor "unshare --fork --pid --mount --uts --ipc --net --mount-proc=$work/bundle/rootfs/proc chroot $work/bundle/rootfs /bin/true" \
+    -n hull "$H run --bundle $work/bundle f1"
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+hull_rss=$(rss $H run --bundle "$work/bundle" m1)
+runc_rss=$(rss $R run --bundle "$work/bundle" m1)
+hull_size=$(stat -c %s "$HULL")
+runc_size=$(stat -c %s "$RUNC")
+python3 scripts/bench_report.py "$out" "$hull_rss" "$runc_rss" "$hull_size" "$runc_size"
