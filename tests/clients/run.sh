@@ -568,7 +568,7 @@ EOF
 		else
 			fail "podman exec: stdout '$out' status $rc: $(podman_err)"
 		fi
-		out=$(timeout 30 script -qec "${PODMAN[*]} exec -t p-det sh -c 'tty; exit 6'" /dev/null </dev/null 2>&1)
+		out=$(timeout 30 script -qec "${PODMAN[*]:2} exec -t p-det sh -c 'tty; exit 6'" /dev/null </dev/null 2>&1)
 		rc=$?
 		if echo "$out" | tr -d '\r' | grep -q '/dev/pts/' && [ $rc = 6 ]; then
 			pass "podman exec -t: $(echo "$out" | head -n 1 | tr -d '\r'), status 6"
@@ -629,8 +629,10 @@ EOF
 		fail "podman run --network none: status $rc '$out': $(podman_err)"
 	fi
 
-	# -t under script
-	out=$(timeout 30 script -qec "${PODMAN[*]} run --rm -t --network none $PI sh -c 'tty; exit 5'" /dev/null </dev/null 2>&1)
+	# -t under script, without PODMAN's own `timeout`: that would put podman in
+	# a background process group of the pty, where setting raw mode stops it
+	# with SIGTTOU (the outer timeout bounds the run).
+	out=$(timeout 30 script -qec "${PODMAN[*]:2} run --rm -t --network none $PI sh -c 'tty; exit 5'" /dev/null </dev/null 2>&1)
 	rc=$?
 	if echo "$out" | tr -d '\r' | grep -q '/dev/pts/' && [ $rc = 5 ]; then
 		pass "podman run -t: $(echo "$out" | head -n 1 | tr -d '\r'), status 5"
