@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/clients/run.sh: hull under real clients (issue #5).
 #
-#   sudo tests/clients/run.sh [containerd] [podman] [cleanup] [k8s]
+#   sudo tests/clients/run.sh [containerd] [podman] [podman-cni] [cleanup] [k8s]
 #
 # Default: all parts. KEEP=1 keeps the temp dir (logs) for a look. Needs root, target/debug/hull (cargo build -p hull),
 # and apt for containerd/podman/conmon/busybox-static if missing.
@@ -16,8 +16,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 HULL=${HULL:-$repo/target/debug/hull}
 HULL=$(readlink -f "$HULL")
+HULL_BRIDGE=$(readlink -f "${HULL_BRIDGE:-$repo/target/debug/hull-bridge}")
 WRAP_SRC=$here/hull-logged
-parts=${*:-containerd podman cleanup k8s}
+parts=${*:-containerd podman podman-cni cleanup k8s}
 
 npass=0
 nfail=0
@@ -685,6 +686,99 @@ EOF
 	PODMAN_OK=
 }
 
+# ---------------------------------------------------------------- podman, CNI backend, hull-bridge network
+# podman with its CNI backend puts containers on a hull-bridge network. All of
+# it runs in a private network namespace (unshare --net): the bridge, the
+# veths, the nftables table and the forwarding sysctl die with it.
+part_podman_cni() {
+	echo "=== podman (CNI backend) on a hull-bridge network"
+	local C=$T/podman-cni hard out rc
+	local bridge_bin=$HULL_BRIDGE
+	if [ ! -x "$bridge_bin" ]; then
+		fail "podman CNI: $bridge_bin missing (cargo build -p hull-bridge)"
+		return
+	fi
+	mkdir -p "$C/net" "$C/bin" "$C/tmp"
+	ln -s "$(readlink -f "$bridge_bin")" "$C/bin/hull-bridge"
+	hard=$(ulimit -Hn)
+	cat >"$C/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=$hard:$hard", "nproc=32768:32768"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$C/events.log"
+tmp_dir = "$C/tmp"
+volume_path = "$C/volumes"
+static_dir = "$C/root/libpod"
+conmon_env_vars = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HULL_BIN=$HULL", "HULL_LOGGED_LOG=$HULL_LOGGED_LOG"]
+runtime_supports_json = ["crun", "runc", "kata", "runsc", "krun", "hull", "hull-logged"]
+[network]
+network_backend = "cni"
+network_config_dir = "$C/net"
+cni_plugin_dirs = ["$C/bin", "/usr/lib/cni"]
+EOF
+	cat >"$C/storage.conf" <<EOF
+[storage]
+driver = "overlay"
+runroot = "$C/runroot"
+graphroot = "$C/root"
+EOF
+	cat >"$C/net/hullnet.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "hullnet",
+  "plugins": [
+    {
+      "type": "hull-bridge",
+      "bridge": "hullcni0",
+      "isGateway": true,
+      "isDefaultGateway": true,
+      "ipMasq": true,
+      "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.89.77.0/24"}]], "dataDir": "$C/leases"}
+    }
+  ]
+}
+EOF
+	# The steps, as one script in the private namespace; each prints a tagged line.
+	cat >"$C/steps.sh" <<'EOF'
+P() { timeout 60 podman --root "$C/root" --runroot "$C/runroot" --tmpdir "$C/tmp" --cgroup-manager cgroupfs --events-backend file --runtime "$WRAP" --storage-driver overlay "$@"; }
+ip link set lo up
+echo "backend: $(P info -f '{{.Host.NetworkBackend}}' 2>&1)"
+P load -i "$T/img/busybox-oci.tar" >/dev/null 2>&1 || { echo "load: failed"; exit 1; }
+P run -d --name cni-a --cap-add NET_RAW --network hullnet --pull=never "$IMG" sleep 300 >/dev/null 2>"$C/err-a" || { echo "run-a: $(tail -c 300 "$C/err-a")"; exit 1; }
+a=$(P inspect -f '{{(index .NetworkSettings.Networks "hullnet").IPAddress}}' cni-a 2>&1)
+echo "addr-a: $a"
+echo "in-a: $(P exec cni-a ip -4 -o addr show dev eth0 2>&1 | awk '{print $4}')"
+echo "ping-b-a: $(P run --rm --cap-add NET_RAW --network hullnet --pull=never "$IMG" sh -c "ping -c1 -W2 $a >/dev/null && echo ok" 2>&1 | tail -n 1)"
+echo "host-a: $(busybox ping -c1 -W2 "$a" >/dev/null 2>&1 && echo ok)"
+echo "veths-up: $(ip -o link show master hullcni0 2>/dev/null | grep -c veth)"
+P rm -f -t 0 cni-a >/dev/null 2>&1
+echo "veths-after: $(ip -o link show master hullcni0 2>/dev/null | grep -c veth)"
+echo "leases-after: $(find "$C/leases/hullnet" -type f -name '10.*' 2>/dev/null | wc -l)"
+P system reset -f >/dev/null 2>&1
+EOF
+	out=$(C=$C T=$T WRAP=$WRAP IMG=$IMG CONTAINERS_CONF=$C/containers.conf CONTAINERS_STORAGE_CONF=$C/storage.conf \
+		timeout 200 unshare --net bash "$C/steps.sh" 2>&1)
+	rc=$?
+	field() { echo "$out" | sed -n "s/^$1: //p" | head -n 1; }
+	if [ "$(field backend)" = cni ]; then pass "podman network backend: cni"; else fail "podman network backend: '$(field backend)' (rc $rc): $out"; fi
+	local a
+	a=$(field addr-a)
+	case $a in
+	10.89.77.*) pass "podman run --network hullnet: address $a from hull-bridge + host-local" ;;
+	*) fail "podman run --network hullnet: address '$a': $out" ;;
+	esac
+	if [ "$(field in-a)" = "$a/24" ]; then pass "the container's eth0 has $a/24"; else fail "eth0 in the container: '$(field in-a)'"; fi
+	if [ "$(field ping-b-a)" = ok ]; then pass "a second container pings the first on the bridge"; else fail "container to container ping: '$(field ping-b-a)'"; fi
+	if [ "$(field host-a)" = ok ]; then pass "the host pings the container"; else fail "host to container ping"; fi
+	if [ "$(field veths-up)" = 1 ] && [ "$(field veths-after)" = 0 ] && [ "$(field leases-after)" = 0 ]; then
+		pass "podman rm: the veth and the lease are gone (DEL through podman)"
+	else
+		fail "after podman rm: veths before/after '$(field veths-up)'/'$(field veths-after)', leases '$(field leases-after)'"
+	fi
+}
+
 # ---------------------------------------------------------------- cleanup of half-created containers
 part_cleanup() {
 	echo "=== hull create killed with SIGKILL, then delete --force"
@@ -799,6 +893,7 @@ for part in $parts; do
 	containerd) part_containerd ;;
 	k8s) part_k8s ;;
 	podman) part_podman ;;
+	podman-cni) part_podman_cni ;;
 	cleanup) part_cleanup ;;
 	*) echo "unknown part $part" >&2 ;;
 	esac
