@@ -25,6 +25,9 @@ hostns=hull-demo-host-$$
 outns=hull-demo-out-$$
 ids=(web c2 c3)
 failed=0
+# `ip netns add` makes /run/netns a mount point the first time: undo that too.
+netns_was_mounted=0
+mountpoint -q /run/netns 2>/dev/null && netns_was_mounted=1
 
 cleanup() {
     for id in "${ids[@]}"; do
@@ -34,6 +37,10 @@ cleanup() {
     # Bridges, veth host ends, the nftables table and sysctls all live in
     # this namespace and go with it.
     ip netns del "$hostns" 2>/dev/null || true
+    if [ "$netns_was_mounted" = 0 ] && mountpoint -q /run/netns 2>/dev/null &&
+        [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
+        umount /run/netns 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
