@@ -59,6 +59,35 @@ impl World {
         run_with_timeout(cmd, stdin, Duration::from_secs(20))
     }
 
+    /// Like [`World::rt`], letting `setup` change the command first (e.g.
+    /// give the runtime extra inherited fds with `pre_exec`).
+    pub fn rt_with(&self, args: &[&str], setup: impl FnOnce(&mut Command)) -> Output {
+        let mut cmd = Command::new(runtime());
+        cmd.arg("--root").arg(&self.root).args(args);
+        setup(&mut cmd);
+        run_with_timeout(cmd, None, Duration::from_secs(20))
+    }
+
+    /// A bundle like [`World::bundle`] but with the runtime's own default
+    /// config (`spec`): no terminal, `args`, a writable root.
+    pub fn spec_bundle(&self, name: &str, args: &[&str]) -> Bundle {
+        let mut b = self.bundle(name, args);
+        let o = Command::new(runtime())
+            .args(["spec", "--bundle", b.path()])
+            .output()
+            .expect("spec");
+        assert!(o.status.success(), "spec: {}", stderr(&o));
+        let text = std::fs::read_to_string(b.dir.join("config.json")).expect("config");
+        let mut config: Value = serde_json::from_str(&text).expect("spec writes JSON");
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(args);
+        config["root"]["readonly"] = json!(false);
+        config["linux"]["cgroupsPath"] = b.config["linux"]["cgroupsPath"].clone();
+        b.config = config;
+        b.save();
+        b
+    }
+
     /// A busybox bundle named `name` with the probe at /bin/probe.
     pub fn bundle(&self, name: &str, args: &[&str]) -> Bundle {
         let dir = self.dir.join(name);
@@ -68,12 +97,23 @@ impl World {
         }
         std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static");
         std::fs::copy(probe(), rootfs.join("bin/probe")).expect("probe built (make probe)");
-        let st = Command::new("chroot")
-            .arg(&rootfs)
-            .args(["/bin/busybox", "--install", "-s", "/bin"])
-            .status()
-            .expect("chroot busybox --install");
-        assert!(st.success());
+        // Another test thread forking right now holds a copy of our write
+        // fd of the new busybox until its exec: ETXTBSY. Try again shortly.
+        let mut tries = 0;
+        loop {
+            let o = Command::new("chroot")
+                .arg(&rootfs)
+                .args(["/bin/busybox", "--install", "-s", "/bin"])
+                .output()
+                .expect("chroot busybox --install");
+            if o.status.success() {
+                break;
+            }
+            tries += 1;
+            let busy = String::from_utf8_lossy(&o.stderr).contains("Text file busy");
+            assert!(busy && tries < 100, "busybox --install: {}", stderr(&o));
+            std::thread::sleep(Duration::from_millis(10));
+        }
         std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
             .expect("passwd");
         std::fs::write(rootfs.join("etc/group"), "root:x:0:\n").expect("group");
@@ -208,6 +248,111 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Cgroup directories named `name` (a bundle's relative cgroupsPath) in any
+/// hierarchy under /sys/fs/cgroup: what a container left behind.
+pub fn cgroups_named(name: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, name: &str, depth: u32, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            // Directories only, never through symlinks (cpu -> cpu,cpuacct).
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let path = e.path();
+            if e.file_name().to_str() == Some(name) {
+                found.push(path.clone());
+            }
+            if depth > 0 {
+                walk(&path, name, depth - 1, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), name, 8, &mut found);
+    found
+}
+
+/// The containers' default seccomp profile (/usr/share/containers/seccomp.json)
+/// as podman writes it into config.json for a container with `caps`: the
+/// native architecture and its sub-architectures, and the entries whose
+/// includes/excludes (caps, arches, minKernel) hold. Panics, saying what to
+/// install, when the file is missing.
+pub fn containers_seccomp(caps: &[&str]) -> Value {
+    const PATH: &str = "/usr/share/containers/seccomp.json";
+    let text = std::fs::read_to_string(PATH).unwrap_or_else(|e| {
+        panic!(
+            "{PATH}: {e}: install the containers' default seccomp profile \
+             (Debian: apt-get install golang-github-containers-common, a dependency of podman)"
+        )
+    });
+    let profile: Value = serde_json::from_str(&text).expect("seccomp.json is JSON");
+    let (native, goarch) = if cfg!(target_arch = "aarch64") {
+        ("SCMP_ARCH_AARCH64", "arm64")
+    } else {
+        ("SCMP_ARCH_X86_64", "amd64")
+    };
+    let norm = |c: &str| {
+        let c = c.to_ascii_uppercase();
+        c.strip_prefix("CAP_").map(str::to_string).unwrap_or(c)
+    };
+    let have: Vec<String> = caps.iter().map(|c| norm(c)).collect();
+    let has = |c: &Value| c.as_str().is_some_and(|c| have.contains(&norm(c)));
+    let kernel = kernel_version();
+    let strs = |v: &Value| -> Vec<Value> { v.as_array().cloned().unwrap_or_default() };
+    let mut arches = vec![json!(native)];
+    for m in strs(&profile["archMap"]) {
+        if m["architecture"] == native {
+            arches.extend(strs(&m["subArchitectures"]));
+        }
+    }
+    let mut syscalls = Vec::new();
+    for s in strs(&profile["syscalls"]) {
+        let (inc, exc) = (&s["includes"], &s["excludes"]);
+        let arch_listed = |v: &Value| strs(v).iter().any(|a| a == goarch);
+        let keep = strs(&inc["caps"]).iter().all(has)
+            && (strs(&inc["arches"]).is_empty() || arch_listed(&inc["arches"]))
+            && inc["minKernel"]
+                .as_str()
+                .is_none_or(|k| parse_version(k) <= kernel)
+            && !strs(&exc["caps"]).iter().any(has)
+            && !arch_listed(&exc["arches"]);
+        if !keep {
+            continue;
+        }
+        let mut entry = json!({ "names": s["names"], "action": s["action"] });
+        if !strs(&s["args"]).is_empty() {
+            entry["args"] = s["args"].clone();
+        }
+        if !s["errnoRet"].is_null() {
+            entry["errnoRet"] = s["errnoRet"].clone();
+        }
+        syscalls.push(entry);
+    }
+    let mut out = json!({
+        "defaultAction": profile["defaultAction"],
+        "architectures": arches,
+        "syscalls": syscalls,
+    });
+    if !profile["defaultErrnoRet"].is_null() {
+        out["defaultErrnoRet"] = profile["defaultErrnoRet"].clone();
+    }
+    out
+}
+
+fn parse_version(s: &str) -> (u32, u32) {
+    let mut it = s
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+fn kernel_version() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    parse_version(release.trim())
 }
 
 /// `key=value` lines of the probe's report.

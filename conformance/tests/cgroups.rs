@@ -205,3 +205,43 @@ fn cgroups_memory_limit_ooms_and_events_reports_it() {
         "no oom event in: {text}"
     );
 }
+
+/// A resource whose controller the host lacks fails `create` with an error
+/// naming the field, the controller and what was looked at (it used to end
+/// in "(or no )"), and leaves no state and no cgroup behind.
+#[test]
+fn cgroups_missing_controller_error_names_the_controller_and_path() {
+    let w = World::new("cg-missing");
+    let cases = [
+        (
+            "hugetlb",
+            json!({ "hugepageLimits": [{ "pageSize": "2MB", "limit": 4194304 }] }),
+        ),
+        ("net_cls", json!({ "network": { "classID": 1048577 } })),
+    ];
+    for (controller, resources) in cases {
+        let host_has_it = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains(" - cgroup ") && l.split(',').any(|o| o == controller));
+        if host_has_it && !v2_host() {
+            eprintln!("skipped {controller}: the host has it");
+            continue;
+        }
+        let mut b = w.bundle(controller, &["true"]);
+        b.config["linux"]["resources"] = resources;
+        b.save();
+        let o = w.rt(&["create", "--bundle", b.path(), controller]);
+        assert!(!o.status.success(), "{controller}: create succeeded");
+        let err = stderr(&o);
+        assert!(!err.contains("(or no )"), "{err}");
+        assert!(err.contains(controller), "{controller}: {err}");
+        assert!(err.contains("/sys/fs/cgroup"), "no path looked at: {err}");
+        assert!(w.root_is_empty(), "state left behind");
+        let name = b.config["linux"]["cgroupsPath"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(cgroup_dirs(&name).is_empty(), "cgroup left behind");
+    }
+}

@@ -274,3 +274,140 @@ fn linux_no_host_fd_reaches_the_container() {
     b.save();
     assert_eq!(run_out(&w, &b, "c1"), "fds=0,1,2\n");
 }
+
+/// config-linux.md, rootfsPropagation: every value works and the container's
+/// root mount has it ("unbindable" used to fail: / was made unbindable
+/// before the rootfs was bound onto itself, and the bind got EINVAL).
+#[test]
+fn linux_rootfs_propagation_values_apply_to_the_root_mount() {
+    let w = World::new("rootfs-prop");
+    for (i, prop) in [
+        "unbindable",
+        "runbindable",
+        "private",
+        "rprivate",
+        "slave",
+        "rslave",
+        "shared",
+        "rshared",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut b = w.bundle(
+            &format!("b{i}"),
+            &["awk", "$5 == \"/\" { print }", "/proc/self/mountinfo"],
+        );
+        b.config["linux"]["rootfsPropagation"] = json!(prop);
+        b.save();
+        let line = run_out(&w, &b, &format!("c{i}"));
+        // The optional fields sit between the mount options and " - ".
+        let fields = line
+            .split(" - ")
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(6)
+            .collect::<Vec<_>>();
+        match prop {
+            "unbindable" | "runbindable" => {
+                assert!(fields.contains(&"unbindable"), "{prop}: {line}")
+            }
+            "shared" | "rshared" => {
+                assert!(
+                    fields.iter().any(|f| f.starts_with("shared:")),
+                    "{prop}: {line}"
+                )
+            }
+            _ => assert!(
+                !fields
+                    .iter()
+                    .any(|f| f.starts_with("shared:") || *f == "unbindable"),
+                "{prop}: {line}"
+            ),
+        }
+        assert!(w.root_is_empty(), "{prop}: run left its state behind");
+        assert!(
+            mounts_under(&b.dir).is_empty(),
+            "{prop}: mounts left behind"
+        );
+    }
+}
+
+/// config-linux.md, namespaces: a type left out of linux.namespaces is the
+/// runtime's. Without "mount" the container shares the host's mount
+/// namespace, chrooted into its rootfs as runc does it; its mounts are made
+/// on the host (on a bind of the rootfs onto itself) and are gone after
+/// delete, after a failed create, and after run; exec lands in the rootfs.
+#[test]
+fn linux_namespaces_without_mount_share_the_host_mount_namespace() {
+    let w = World::new("ns-no-mnt");
+    // These mounts are the host's: if the test fails half-way, detach what
+    // is left before World removes the directory (deepest first).
+    struct DetachUnder(std::path::PathBuf);
+    impl Drop for DetachUnder {
+        fn drop(&mut self) {
+            for m in mounts_under(&self.0).iter().rev() {
+                let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+    }
+    let _detach = DetachUnder(w.dir.clone());
+    let no_mnt =
+        json!([{ "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" }]);
+    let mut b = w.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/mnt; cat /marker; test -e /proc/self/ns",
+        ],
+    );
+    std::fs::write(b.rootfs().join("marker"), "in the rootfs\n").expect("marker");
+    b.config["linux"]["namespaces"] = no_mnt.clone();
+    b.save();
+    let out = run_out(&w, &b, "c1");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [host_ns("mnt").as_str(), "in the rootfs"],
+        "{out}"
+    );
+    assert!(w.root_is_empty(), "run left its state behind");
+    assert!(
+        mounts_under(&b.dir).is_empty(),
+        "run left mounts on the host"
+    );
+
+    // A create that fails after the mounts were made takes them away.
+    let mut bad = w.bundle("bad", &["true"]);
+    bad.config["linux"]["namespaces"] = no_mnt.clone();
+    bad.config["hooks"] = json!({ "createRuntime": [{ "path": "/bin/false" }] });
+    bad.save();
+    let o = w.rt(&["create", "--bundle", bad.path(), "c2"]);
+    assert!(!o.status.success(), "create with a failing hook succeeded");
+    assert!(w.root_is_empty(), "failed create left its state behind");
+    assert!(
+        mounts_under(&bad.dir).is_empty(),
+        "failed create left mounts"
+    );
+
+    // exec joins the container's root, delete unmounts.
+    let mut long = w.bundle("long", &["sleep", "30"]);
+    std::fs::write(long.rootfs().join("marker"), "long\n").expect("marker");
+    long.config["linux"]["namespaces"] = no_mnt;
+    long.save();
+    let o = w.rt(&["create", "--bundle", long.path(), "c3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !mounts_under(&long.dir).is_empty(),
+        "no mounts on the host?"
+    );
+    assert!(w.rt(&["start", "c3"]).status.success());
+    let o = w.rt(&["exec", "c3", "cat", "/marker"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "long\n");
+    let o = w.rt(&["delete", "--force", "c3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(mounts_under(&long.dir).is_empty(), "delete left mounts");
+    assert!(w.root_is_empty(), "delete left its state behind");
+}

@@ -239,3 +239,94 @@ fn config_poststart_failure_is_only_a_warning() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(w.status("c1"), "running");
 }
+
+// config.md, "Posix-platform Hooks": for poststart and poststop an error is
+// logged and the operation continues, so the hooks after a failing one
+// still run; `start` and `delete` succeed.
+#[test]
+fn config_failing_poststart_and_poststop_hooks_do_not_stop_the_next_ones() {
+    let w = World::new("post-hooks-go-on");
+    let log = w.dir.join("post.log");
+    let mut b = w.bundle("b", &["sleep", "30"]);
+    let append = |name: &str| json!({ "path": "/bin/sh", "args": ["sh", "-c", format!("echo {name} >> {}", log.display())] });
+    b.config["hooks"] = json!({
+        "poststart": [append("poststart1"), { "path": "/bin/false" }, append("poststart2")],
+        "poststop": [{ "path": "/bin/false" }, append("poststop1"),
+                     { "path": "/nonexistent/hook" }, append("poststop2")]
+    });
+    b.save();
+    assert!(w
+        .rt(&["create", "--bundle", b.path(), "c1"])
+        .status
+        .success());
+    let o = w.rt(&["start", "c1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("poststart"),
+        "no warning: {}",
+        stderr(&o)
+    );
+    assert_eq!(w.status("c1"), "running");
+    let o = w.rt(&["delete", "--force", "c1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("poststop"),
+        "no warning: {}",
+        stderr(&o)
+    );
+    assert!(w.root_is_empty(), "state left behind");
+    let got = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        got.lines().collect::<Vec<_>>(),
+        ["poststart1", "poststart2", "poststop1", "poststop2"],
+        "{got}"
+    );
+}
+
+// runtime.md: prestart, createRuntime and createContainer run during
+// `create` (lifecycle steps 3-5), while the state is "creating"; runc 1.1.5
+// gives them "creating" too, with the init's pid. runtime-tools'
+// hooks_stdin expects "created" for prestart (the 1.0 wording, when
+// prestart ran at start); hull follows the spec and runc.
+#[test]
+fn config_create_hooks_get_the_creating_state_with_the_pid() {
+    let w = World::new("hooks-state");
+    let mut b = w.bundle("b", &["true"]);
+    let save = |name: &str| {
+        let to = w.dir.join(format!("{name}.json"));
+        json!({ "path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", to.display())] })
+    };
+    b.config["hooks"] = json!({
+        "prestart": [save("prestart")],
+        "createRuntime": [save("createRuntime")],
+        "createContainer": [save("createContainer")],
+        "poststart": [save("poststart")],
+        "poststop": [save("poststop")]
+    });
+    b.save();
+    let o = w.rt(&["create", "--bundle", b.path(), "c1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pid = w.state("c1")["pid"].as_i64().unwrap_or_default();
+    let o = w.rt(&["start", "c1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(w.wait_status("c1", "stopped"));
+    assert!(w.rt(&["delete", "c1"]).status.success());
+    let read = |name: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(w.dir.join(format!("{name}.json"))).unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or_default()
+    };
+    for (hook, status) in [
+        ("prestart", "creating"),
+        ("createRuntime", "creating"),
+        ("createContainer", "creating"),
+        ("poststart", "running"),
+        ("poststop", "stopped"),
+    ] {
+        let s = read(hook);
+        assert_eq!(s["status"], status, "{hook}: {s}");
+        assert_eq!(s["id"], "c1", "{hook}: {s}");
+        if hook != "poststop" {
+            assert_eq!(s["pid"].as_i64(), Some(pid), "{hook}: {s}");
+        }
+    }
+}

@@ -261,3 +261,65 @@ fn runtime_exec_joins_the_container() {
         "exec'd process not in the container's pid namespace: {pid}"
     );
 }
+
+// config.md: `process` is REQUIRED for start, optional for create. runc
+// 1.1.5 refuses the create ("process property must not be empty"); hull
+// follows the spec: create works, start fails naming "process", and the
+// container is then deletable without --force.
+#[test]
+fn runtime_create_without_process_works_and_start_says_it_is_missing() {
+    let w = World::new("no-process");
+    let mut b = w.bundle("b", &["true"]);
+    if let Some(o) = b.config.as_object_mut() {
+        o.remove("process");
+    }
+    b.save();
+    let o = w.rt(&["create", "--bundle", b.path(), "c1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(w.status("c1"), "created");
+    let o = w.rt(&["start", "c1"]);
+    assert!(!o.status.success(), "start without a process succeeded");
+    assert!(stderr(&o).contains("process"), "{}", stderr(&o));
+    assert!(w.wait_status("c1", "stopped"), "{}", w.status("c1"));
+    let o = w.rt(&["delete", "c1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(w.root_is_empty(), "state left behind");
+    assert!(mounts_under(&b.dir).is_empty(), "mounts left behind");
+}
+
+// runtime-tools' `pidfile` flow: create with --pid-file, start `true`, kill
+// after it exited. runtime.md: kill of a container that is neither created
+// nor running MUST fail; runc 1.1.5 on this host fails the same way with
+// the same words ("container not running"), so hull keeps it.
+#[test]
+fn runtime_kill_after_the_program_exited_says_container_not_running() {
+    let w = World::new("pidfile-kill");
+    let b = w.bundle("b", &["true"]);
+    b.save();
+    let pidfile = w.dir.join("init.pid");
+    let o = w.rt(&[
+        "create",
+        "--bundle",
+        b.path(),
+        "--pid-file",
+        pidfile.to_str().unwrap_or(""),
+        "c1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&pidfile).unwrap_or_default();
+    assert_eq!(
+        json!(text.trim().parse::<i64>().unwrap_or(-1)),
+        w.state("c1")["pid"]
+    );
+    assert!(w.rt(&["start", "c1"]).status.success());
+    assert!(w.wait_status("c1", "stopped"));
+    let o = w.rt(&["kill", "c1", "KILL"]);
+    assert!(!o.status.success(), "kill of a stopped container succeeded");
+    assert!(
+        stderr(&o).contains("container not running"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(w.rt(&["delete", "c1"]).status.success());
+    assert!(w.root_is_empty());
+}

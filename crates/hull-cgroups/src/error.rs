@@ -35,11 +35,12 @@ pub enum CgroupError {
         value: String,
         reason: String,
     },
-    #[error("{field} is set but the host has no {controller} cgroup controller (or no {file})")]
+    /// `detail` says what was looked at and not found (a hierarchy, a file).
+    #[error("{field} is set but the host has no {controller} cgroup controller: {detail}")]
     Unsupported {
         field: &'static str,
         controller: &'static str,
-        file: String,
+        detail: String,
     },
     #[error("cgroupsPath {0:?}: systemd \"slice:prefix:name\" paths are not supported yet")]
     Systemd(String),

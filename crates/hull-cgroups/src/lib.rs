@@ -27,6 +27,45 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// How a new process gets into the container's cgroup: cloned straight into
+/// the cgroup2 one (`CLONE_INTO_CGROUP`), and it moves itself into every v1
+/// hierarchy by writing "0" to `tasks` first thing after the clone.
+///
+/// Why not the parent writing the child's PID to `cgroup.procs`, as runc
+/// does: moving another process takes `cgroup_threadgroup_rwsem` for
+/// writing, which waits for an RCU grace period, 7 to 15 ms on this kind of
+/// machine for the first write of every container. A single-threaded
+/// process moving itself thread by thread does not take that lock (Linux
+/// skips it when the moving thread is `current`), and `CLONE_INTO_CGROUP`
+/// only takes it for reading. The `tasks` files are opened by the parent, so
+/// the kernel checks the parent's credentials, also when the child is
+/// already in a new user namespace.
+pub struct Placement {
+    /// cgroup2 directory fd for `clone3(CLONE_INTO_CGROUP)`.
+    pub clone_into: Option<OwnedFd>,
+    v1_tasks: Vec<(PathBuf, OwnedFd)>,
+}
+
+impl Placement {
+    /// In the new (single-threaded) process, before anything else: joins
+    /// every v1 hierarchy. Only write(2)s: fine right after a fork.
+    pub fn join_v1(&self) -> Result<(), CgroupError> {
+        for (path, fd) in &self.v1_tasks {
+            nix::unistd::write(fd, b"0").map_err(|e| CgroupError::Write {
+                path: path.clone(),
+                value: "0".into(),
+                source: e.into(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Whether there is anything for [`Placement::join_v1`] to do.
+    pub fn has_v1(&self) -> bool {
+        !self.v1_tasks.is_empty()
+    }
+}
+
 /// Everything needed to find a container's cgroup again (kept in state.json).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CgroupPaths {
@@ -207,11 +246,39 @@ impl Manager {
         Ok(())
     }
 
-    /// An O_PATH|O_DIRECTORY fd of the v2 cgroup for clone3(CLONE_INTO_CGROUP).
-    pub fn v2_dir_fd(&self) -> Option<OwnedFd> {
-        if self.paths.layout != Layout::V2 {
-            return None;
+    /// How a new process enters this cgroup without its PID being written
+    /// to `cgroup.procs` (see [`Placement`]). Opened by the parent, before
+    /// the clone.
+    pub fn placement(&self) -> Result<Placement, CgroupError> {
+        let mut v1_tasks = Vec::new();
+        let mut seen: Vec<&Path> = Vec::new();
+        for d in self.paths.v1.values() {
+            if seen.contains(&d.as_path()) {
+                continue;
+            }
+            seen.push(d);
+            let path = d.join("tasks");
+            let fd = nix::fcntl::open(
+                path.as_path(),
+                nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| CgroupError::Write {
+                path: path.clone(),
+                value: "0".into(),
+                source: e.into(),
+            })?;
+            v1_tasks.push((path, fd));
         }
+        Ok(Placement {
+            clone_into: self.v2_dir_fd(),
+            v1_tasks,
+        })
+    }
+
+    /// A directory fd of the cgroup2 cgroup (pure v2, or the unified
+    /// hierarchy of hybrid) for clone3(CLONE_INTO_CGROUP).
+    pub fn v2_dir_fd(&self) -> Option<OwnedFd> {
         let d = self.paths.unified.as_ref()?;
         nix::fcntl::open(
             d.as_path(),
@@ -265,7 +332,7 @@ impl Manager {
             _ => Err(CgroupError::Unsupported {
                 field: "pause/resume",
                 controller: "freezer",
-                file: String::new(),
+                detail: v1::no_hierarchy("freezer"),
             }),
         }
     }

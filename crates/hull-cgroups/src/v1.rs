@@ -46,11 +46,21 @@ fn dir<'a>(
     controller: &'static str,
     field: &'static str,
 ) -> Result<&'a Path, CgroupError> {
-    p.v1_dir(controller).ok_or(CgroupError::Unsupported {
-        field,
-        controller,
-        file: String::new(),
-    })
+    p.v1_dir(controller)
+        .ok_or_else(|| CgroupError::Unsupported {
+            field,
+            controller,
+            detail: no_hierarchy(controller),
+        })
+}
+
+/// What `dir` looked for: a v1 hierarchy of `controller` in the mount table,
+/// normally mounted at /sys/fs/cgroup/<controller>.
+pub(crate) fn no_hierarchy(controller: &str) -> String {
+    format!(
+        "no cgroup v1 hierarchy with it in /proc/self/mountinfo (looked for {}/{controller})",
+        crate::layout::CGROUP_ROOT
+    )
 }
 
 fn need(
@@ -65,7 +75,7 @@ fn need(
         Err(CgroupError::Unsupported {
             field,
             controller,
-            file: d.join(file).display().to_string(),
+            detail: format!("no {}", d.join(file).display()),
         })
     }
 }
@@ -406,8 +416,8 @@ fn weight_file<'a>(
         Err(CgroupError::Unsupported {
             field,
             controller: "blkio",
-            file: format!(
-                "{} or {} (no CFQ/BFQ io scheduler)",
+            detail: format!(
+                "no {} or {} (no CFQ/BFQ io scheduler)",
                 d.join(cfq).display(),
                 bfq
             ),

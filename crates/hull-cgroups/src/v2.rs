@@ -62,7 +62,7 @@ fn need(
         Err(CgroupError::Unsupported {
             field,
             controller,
-            file: d.join(file).display().to_string(),
+            detail: format!("no {}", d.join(file).display()),
         })
     }
 }
@@ -107,8 +107,11 @@ pub(crate) fn apply(d: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
         if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
             return Err(CgroupError::Unsupported {
                 field: "linux.resources.network",
-                controller: "net_cls/net_prio (cgroup v1 only)",
-                file: String::new(),
+                controller: "net_cls/net_prio",
+                detail: format!(
+                    "they are cgroup v1 only and {} is a cgroup v2 hierarchy",
+                    d.display()
+                ),
             });
         }
     }
@@ -189,7 +192,7 @@ fn memory(d: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
             return Err(CgroupError::Unsupported {
                 field: "linux.resources.memory.swap",
                 controller: "memory (swap accounting)",
-                file: d.join("memory.swap.max").display().to_string(),
+                detail: format!("no {}", d.join("memory.swap.max").display()),
             });
         }
     }
@@ -220,8 +223,11 @@ fn cpu(d: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
     if c.realtime_runtime().is_some_and(|v| v != 0) || c.realtime_period().is_some_and(|v| v != 0) {
         return Err(CgroupError::Unsupported {
             field: "linux.resources.cpu.realtimeRuntime/realtimePeriod",
-            controller: "cpu (realtime is cgroup v1 only)",
-            file: String::new(),
+            controller: "cpu realtime",
+            detail: format!(
+                "realtime is cgroup v1 only and {} is a cgroup v2 hierarchy",
+                d.display()
+            ),
         });
     }
     if let Some(s) = c.shares().filter(|s| *s != 0) {
@@ -291,8 +297,11 @@ fn io(d: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
     {
         return Err(CgroupError::Unsupported {
             field: "linux.resources.blockIO.leafWeight",
-            controller: "blkio (leaf weights are cgroup v1 only)",
-            file: String::new(),
+            controller: "blkio leaf weight",
+            detail: format!(
+                "leaf weights are cgroup v1 only and {} is a cgroup v2 hierarchy",
+                d.display()
+            ),
         });
     }
     if let Some(w) = b.weight() {

@@ -103,6 +103,12 @@ fn validate(spec: &Spec) -> Result<()> {
             return Err(Error::Config(format!("linux.sysctl: invalid key {key:?}")));
         }
     }
+    // With noNewPrivileges the init compiles the filter only right before
+    // the exec, after `start`: check the profile here so that `create`
+    // fails on it (and leaves nothing behind) instead.
+    if let Some(profile) = linux.seccomp() {
+        hull_seccomp::compile(profile).map_err(|e| Error::Config(format!("linux.{e}")))?;
+    }
     Ok(())
 }
 

@@ -71,6 +71,16 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     })?;
 
     let joins = open_container_namespaces(rec.pid)?;
+    // Without a mount namespace of its own the container is chrooted in the
+    // host's: setns cannot put us there, chroot to the init's root does.
+    let root = match rec.host_rootfs_mount_id {
+        Some(_) if !joins.iter().any(|(f, _)| *f == libc::CLONE_NEWNS) => {
+            let path = format!("/proc/{}/root", rec.pid);
+            let f = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+            Some(OwnedFd::from(f))
+        }
+        _ => None,
+    };
     // Still the same init? Then the namespace fds are the container's.
     drop(init_fd);
     let min_fd = 3 + opts.preserve_fds as i32;
@@ -98,10 +108,15 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     if let Some((_, fd)) = joins.iter().find(|(f, _)| *f == libc::CLONE_NEWPID) {
         setns(fd, libc::CLONE_NEWPID, "pid")?;
     }
-    let cgroup_fd = cgroup.as_ref().and_then(|c| c.v2_dir_fd());
+    // As at create: cloned into the cgroup2 cgroup, and the child moves
+    // itself into the v1 ones.
+    let placement = cgroup.as_ref().map(|c| c.placement()).transpose()?;
     let args = hull_sys::CloneArgs {
         flags: 0,
-        cgroup_fd: cgroup_fd.as_ref().map(|fd| fd.as_raw_fd()),
+        cgroup_fd: placement
+            .as_ref()
+            .and_then(|p| p.clone_into.as_ref())
+            .map(|fd| fd.as_raw_fd()),
     };
     let lock_fd = locked.lock_fd();
     // SAFETY: hull is single-threaded, so the fork-style child is a
@@ -116,10 +131,18 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         drop(tty_receiver);
         // SAFETY: closing the child's copy of the lock fd; the parent keeps its own.
         unsafe { libc::close(lock_fd) };
+        if let Some(Err(e)) = placement.as_ref().map(|p| p.join_v1()) {
+            let _ = child_end.send(&Message::Failed(format!(
+                "join the container's cgroup: {e}"
+            )));
+            // SAFETY: a forked child leaves without running the parent's cleanup.
+            unsafe { libc::_exit(127) };
+        }
         let err = child(
             &spec,
             &process,
             &joins,
+            root.as_ref(),
             console.as_ref(),
             &child_end,
             opts.preserve_fds,
@@ -128,14 +151,14 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         // SAFETY: a forked child leaves without running the parent's cleanup.
         unsafe { libc::_exit(127) };
     }
-    drop((child_end, console, cgroup_fd));
+    drop((child_end, console, placement, root));
     let started = (|| {
-        if cgroup_fd_missing(&cgroup) {
-            if let Some(cg) = &cgroup {
-                cg.add_task(pid)?;
+        if let Err(e) = parent_end.send(&Message::Go) {
+            if let Ok(Some((Message::Failed(why), _))) = parent_end.recv_with_fd() {
+                return Err(Error::Other(why));
             }
+            return Err(e);
         }
-        parent_end.send(&Message::Go)?;
         loop {
             match parent_end.recv_with_fd()? {
                 None => return Ok(()),
@@ -173,15 +196,11 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     }
 }
 
-/// On cgroup v2 the child was cloned straight into the cgroup.
-fn cgroup_fd_missing(cgroup: &Option<hull_cgroups::Manager>) -> bool {
-    cgroup.as_ref().is_some_and(|c| c.v2_dir_fd().is_none())
-}
-
 fn child(
     spec: &Spec,
     process: &Process,
     joins: &[(libc::c_int, OwnedFd)],
+    root: Option<&OwnedFd>,
     console: Option<&OwnedFd>,
     chan: &channel::Channel,
     preserve_fds: u32,
@@ -198,6 +217,22 @@ fn child(
             .map_or("?", |(n, _)| n);
         if let Err(e) = setns(fd, *flag, name) {
             return e;
+        }
+    }
+    if let Some(root) = root {
+        // SAFETY: fchdir to a directory fd we own, then chroot to it.
+        let r = unsafe {
+            if libc::fchdir(root.as_raw_fd()) == 0 {
+                libc::chroot(c".".as_ptr())
+            } else {
+                -1
+            }
+        };
+        if r != 0 {
+            return Error::sys(
+                "chroot into the container's root",
+                std::io::Error::last_os_error(),
+            );
         }
     }
     let joined_userns = joins.iter().any(|(f, _)| *f == libc::CLONE_NEWUSER);

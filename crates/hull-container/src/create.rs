@@ -44,6 +44,8 @@ struct Cleanup<'a> {
     locked: Option<Locked>,
     cgroup: Option<&'a hull_cgroups::Manager>,
     pid: Option<i32>,
+    /// The rootfs and its mount ID before create, without a mount namespace.
+    host_rootfs: Option<(PathBuf, u64)>,
 }
 
 impl Drop for Cleanup<'_> {
@@ -54,6 +56,9 @@ impl Drop for Cleanup<'_> {
                 libc::kill(pid, libc::SIGKILL);
                 libc::waitpid(pid, std::ptr::null_mut(), 0);
             }
+        }
+        if let Some((rootfs, before)) = &self.host_rootfs {
+            let _ = hull_rootfs::unmount_host_rootfs(rootfs, *before);
         }
         if let Some(cg) = self.cgroup {
             let _ = cg.destroy();
@@ -69,14 +74,16 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     let mut bundle = config::load_bundle(&opts.bundle)?;
     let preserve_fds = opts.preserve_fds + pass_listen_fds(&mut bundle.spec);
     let spec = &bundle.spec;
-    if spec.process().is_none() {
-        return Err(Error::Config("process: missing".into()));
-    }
-    if !config::has_namespace(spec, LinuxNamespaceType::Mount) {
-        return Err(Error::Config(
-            "linux.namespaces: a mount namespace is required".into(),
-        ));
-    }
+    // No `process` is fine for create (config.md: process is optional
+    // there; runc refuses it): `start` then fails with "process: missing".
+    // No mount namespace: the container shares the host's (as with runc);
+    // its mounts go on a bind of the rootfs onto itself, which delete (or
+    // the cleanup of a failed create) detaches. Note the rootfs's mount now.
+    let host_rootfs_mount_id = if config::has_namespace(spec, LinuxNamespaceType::Mount) {
+        None
+    } else {
+        Some(hull_rootfs::mount_id(&bundle.rootfs)?)
+    };
     // Check namespace paths before making anything.
     let joins = namespaces::open_joins(spec)?;
     let cgroups_path = spec
@@ -90,6 +97,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         locked: Some(locked),
         cgroup: None,
         pid: None,
+        host_rootfs: None,
     };
 
     let mut record = Record {
@@ -105,6 +113,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         started: false,
         cgroup: Some(cgroup.paths().clone()),
         own_pid_ns: config::new_namespace(spec, LinuxNamespaceType::Pid),
+        host_rootfs_mount_id,
         use_systemd: opts.systemd_cgroup,
         poststart: spec
             .hooks()
@@ -154,10 +163,12 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         .filter(|j| j.typ != LinuxNamespaceType::Pid)
         .collect();
     let lock_fd = cleanup.locked.as_ref().map(|l| l.lock_fd());
-    let cgroup_fd = cgroup.v2_dir_fd();
+    // Cloned into the cgroup2 cgroup; the child moves itself into the v1
+    // ones (hull_cgroups::Placement says why the parent does not).
+    let placement = cgroup.placement()?;
     let args = hull_sys::CloneArgs {
         flags: namespaces::clone_flags(spec),
-        cgroup_fd: cgroup_fd.as_ref().map(|fd| fd.as_raw_fd()),
+        cgroup_fd: placement.clone_into.as_ref().map(|fd| fd.as_raw_fd()),
     };
     // SAFETY: hull is single-threaded (no thread is ever spawned), so the
     // fork-style child is a consistent copy of this process.
@@ -168,6 +179,13 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         // running that nobody knows about. Cleared once setup is done.
         // SAFETY: prctl on ourselves.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+        if let Err(e) = placement.join_v1() {
+            let _ = child_end.send(&Message::Failed(format!(
+                "join the container's cgroup: {e}"
+            )));
+            // SAFETY: a forked child leaves without running the parent's cleanup.
+            unsafe { libc::_exit(1) };
+        }
         if !config::new_namespace(spec, LinuxNamespaceType::User) {
             init::make_unreachable();
         }
@@ -191,12 +209,13 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         });
     }
     cleanup.pid = Some(pid);
+    cleanup.host_rootfs = host_rootfs_mount_id.map(|id| (bundle.rootfs.clone(), id));
     drop((
         child_end,
         start_listener,
         console_socket,
         child_joins,
-        cgroup_fd,
+        placement,
     ));
 
     record.pid = pid;
@@ -221,6 +240,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     }
     cleanup.pid = None;
     cleanup.cgroup = None;
+    cleanup.host_rootfs = None;
     Ok(Created {
         record,
         locked,
@@ -245,7 +265,6 @@ fn talk_to_init(
         if config::new_namespace(spec, LinuxNamespaceType::User) {
             namespaces::write_id_maps(pid, spec)?;
         }
-        cgroup.add_task(pid)?;
         if let Some(r) = crate::device_rules::resources_for_create(spec) {
             cgroup.apply(&r)?;
         }
@@ -255,7 +274,14 @@ fn talk_to_init(
         let _ = chan.send(&Message::Failed(format!("parent setup failed: {e}")));
         return Err(e);
     }
-    chan.send(&Message::Go)?;
+    if let Err(e) = chan.send(&Message::Go) {
+        // The init may have failed on its own (joining its cgroup): its
+        // reason is waiting in the channel.
+        if let Ok(Some((Message::Failed(why), _))) = chan.recv_with_fd() {
+            return Err(Error::Init(why));
+        }
+        return Err(e);
+    }
     loop {
         let Some((msg, fd)) = chan.recv_with_fd()? else {
             return Err(Error::Init("the container init exited during setup".into()));

@@ -51,15 +51,20 @@ pub(crate) fn destroy(locked: Locked, rec: &Record, st: Status) -> Result<()> {
             kill::wait_exit(&fd, 5000);
         }
     }
+    if let Some(before) = rec.host_rootfs_mount_id {
+        // No mount namespace: the container's mounts are the host's.
+        hull_rootfs::unmount_host_rootfs(&rec.rootfs, before)?;
+    }
     if let Some(cg) = &cgroup {
         // Without its own PID namespace, the init's children outlive it.
         cg.destroy()?;
     }
     if !rec.poststop.is_empty() {
         let state = status::hook_state(rec, Status::Stopped);
-        if let Err(e) = crate::hooks::run_all("poststop", &rec.poststop, &state) {
-            crate::warn(&e.to_string());
-        }
+        // Like poststart: every poststop hook runs; failures are logged.
+        crate::hooks::run_all_logged("poststop", &rec.poststop, &state, &mut |e| {
+            crate::warn(&e.to_string())
+        });
     }
     locked.remove()
 }

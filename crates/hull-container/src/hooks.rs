@@ -10,9 +10,31 @@ use oci_spec::runtime::Hook;
 
 use crate::error::{Error, Result};
 
-/// Runs `hooks` in order; the first failure stops the run.
+/// Runs `hooks` in order; the first failure stops the run. For prestart,
+/// createRuntime, createContainer and startContainer, whose failure aborts
+/// the operation.
 pub fn run_all(kind: &'static str, hooks: &[Hook], state_json: &str) -> Result<()> {
     hooks.iter().try_for_each(|h| run_one(kind, h, state_json))
+}
+
+/// Runs every hook of `hooks` in order, also after one failed: for
+/// poststart and poststop, whose errors the spec has the runtime log while
+/// the operation goes on (config.md, "Posix-platform Hooks"). Each failure
+/// goes to `warn`; returns how many failed.
+pub fn run_all_logged(
+    kind: &'static str,
+    hooks: &[Hook],
+    state_json: &str,
+    warn: &mut dyn FnMut(&Error),
+) -> usize {
+    let mut failed = 0;
+    for h in hooks {
+        if let Err(e) = run_one(kind, h, state_json) {
+            failed += 1;
+            warn(&e);
+        }
+    }
+    failed
 }
 
 fn run_one(kind: &'static str, hook: &Hook, state_json: &str) -> Result<()> {
@@ -77,5 +99,42 @@ fn wait_with_timeout(
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Hook {
+        let mut h = Hook::default();
+        h.set_path("/bin/sh".into());
+        h.set_args(Some(vec!["sh".into(), "-c".into(), script.into()]));
+        h
+    }
+
+    #[test]
+    fn run_all_logged_runs_every_hook_and_reports_each_failure() {
+        let dir = std::env::temp_dir().join(format!("hull-hooks-test-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let log = dir.join("log");
+        let hooks = [
+            sh("exit 3"),
+            sh(&format!("echo two >> {}", log.display())),
+            sh("exit 4"),
+            sh(&format!("echo four >> {}", log.display())),
+        ];
+        let mut warned = Vec::new();
+        let failed = run_all_logged("poststop", &hooks, "{}", &mut |e| {
+            warned.push(e.to_string())
+        });
+        let got = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(failed, 2);
+        assert_eq!(got, "two\nfour\n");
+        assert_eq!(warned.len(), 2);
+        assert!(warned[0].contains("poststop") && warned[0].contains("exit status 3"));
+        // run_all stops at the first failure.
+        assert!(run_all("prestart", &hooks, "{}").is_err());
     }
 }

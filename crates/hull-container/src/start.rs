@@ -48,10 +48,11 @@ pub(crate) fn start_locked(locked: &Locked, rec: &mut Record) -> Result<()> {
     locked.write(rec)?;
     if !rec.poststart.is_empty() {
         let state = status::hook_state(rec, Status::Running);
-        if let Err(e) = crate::hooks::run_all("poststart", &rec.poststart, &state) {
-            // The spec: a failing poststart hook is logged; the container lives on.
-            crate::warn(&e.to_string());
-        }
+        // The spec: a failing poststart hook is logged, the remaining ones
+        // still run, and the container lives on.
+        crate::hooks::run_all_logged("poststart", &rec.poststart, &state, &mut |e| {
+            crate::warn(&e.to_string())
+        });
     }
     Ok(())
 }

@@ -48,6 +48,12 @@ pub struct Record {
     pub own_pid_ns: bool,
     #[serde(default)]
     pub use_systemd: bool,
+    /// Without a mount namespace of its own the container's mounts are made
+    /// in the host's mount namespace, on a bind of the rootfs onto itself:
+    /// the mount ID of the rootfs from before `create`, so that `delete`
+    /// (and a failed `create`) detach that bind only if it is there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_rootfs_mount_id: Option<u64>,
     /// poststart hooks, run by `start`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub poststart: Vec<oci_spec::runtime::Hook>,

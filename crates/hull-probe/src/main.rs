@@ -11,6 +11,15 @@
 //! `hull-probe try OP`        tries a privileged operation (mount, reboot,
 //!                            settime, init_module, unshare, ptrace, chroot):
 //!                            `ok` or `errno=N`
+//! `hull-probe syscall NAME [ARG...]` issues one raw syscall (getppid, setns,
+//!                            vmsplice, kexec_load, bpf, userfaultfd, add_key,
+//!                            keyctl, mkdir, ...); an ARG is a number
+//!                            (decimal, -N or 0x..) or else a string passed
+//!                            by pointer: `ret=N` or `errno=N`
+//! `hull-probe exe-attack DEV:INO SECS` for SECS seconds, tries to open the
+//!                            exe of every process for writing and to find
+//!                            one whose exe is file DEV:INO: `hit ...` lines
+//!                            and `scans=N`
 
 use std::ffi::CString;
 use std::io::Write;
@@ -25,6 +34,11 @@ fn main() {
         (Some("fds"), _) => fds(),
         (Some("forks"), Some(n)) => forks(n.parse().unwrap_or(0)),
         (Some("try"), Some(what)) => try_privileged(what),
+        (Some("syscall"), Some(name)) => raw_syscall(name, &args[3..]),
+        (Some("exe-attack"), Some(target)) => exe_attack(
+            target,
+            args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1),
+        ),
         _ => {
             eprintln!("usage: hull-probe report|write PATH|read PATH|stat PATH|fds");
             std::process::exit(2);
@@ -261,5 +275,111 @@ fn report() -> String {
         o += &format!("ns_{ns}={link}\n");
     }
     o += &format!("pid={}\n", std::process::id());
+    o
+}
+
+const SYSCALLS: &[(&str, libc::c_long)] = &[
+    ("getppid", libc::SYS_getppid),
+    ("getpid", libc::SYS_getpid),
+    ("setns", libc::SYS_setns),
+    ("unshare", libc::SYS_unshare),
+    ("vmsplice", libc::SYS_vmsplice),
+    ("kexec_load", libc::SYS_kexec_load),
+    ("bpf", libc::SYS_bpf),
+    ("userfaultfd", libc::SYS_userfaultfd),
+    ("perf_event_open", libc::SYS_perf_event_open),
+    ("open_by_handle_at", libc::SYS_open_by_handle_at),
+    ("add_key", libc::SYS_add_key),
+    ("keyctl", libc::SYS_keyctl),
+    ("request_key", libc::SYS_request_key),
+    ("mkdir", libc::SYS_mkdir),
+    ("uname", libc::SYS_uname),
+    ("personality", libc::SYS_personality),
+];
+
+/// `ret=N` or `errno=N` of one raw syscall with up to six arguments.
+fn raw_syscall(name: &str, args: &[String]) -> String {
+    let Some(&(_, nr)) = SYSCALLS.iter().find(|(n, _)| *n == name) else {
+        return "unknown syscall\n".into();
+    };
+    // Strings live until the call returns; numbers pass as they are.
+    let mut strings = Vec::new();
+    let mut vals = [0 as libc::c_long; 6];
+    for (i, a) in args.iter().take(6).enumerate() {
+        let num = if let Some(h) = a.strip_prefix("0x") {
+            i64::from_str_radix(h, 16).ok()
+        } else {
+            a.parse::<i64>().ok()
+        };
+        vals[i] = match num {
+            Some(n) => n as libc::c_long,
+            None => {
+                let Ok(c) = CString::new(a.as_str()) else {
+                    return "errno=22\n".into();
+                };
+                let p = c.as_ptr() as libc::c_long;
+                strings.push(c);
+                p
+            }
+        };
+    }
+    // SAFETY: the syscalls in the table take integers or pointers; every
+    // pointer passed is null-ish from a number the test chose or a live
+    // NUL-terminated string in `strings`.
+    let r = unsafe { libc::syscall(nr, vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]) };
+    let e = errno();
+    drop(strings);
+    if r < 0 {
+        format!("errno={e}\n")
+    } else {
+        format!("ret={r}\n")
+    }
+}
+
+/// CVE-2019-5736 from the inside: for `secs` seconds, scans every visible
+/// process, opens its exe for writing and stats it. Prints one `hit ...`
+/// line per process whose exe is the file `dev:ino` (the runtime binary on
+/// the host), or could be opened for writing and is that file or a memfd
+/// (the exec stub) that takes a write, then `scans=N`.
+fn exe_attack(target: &str, secs: u64) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let mut o = String::new();
+    let me = std::process::id();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut scans = 0u64;
+    loop {
+        scans += 1;
+        let pids: Vec<u32> = std::fs::read_dir("/proc")
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for pid in pids.into_iter().filter(|&p| p != me) {
+            let path = format!("/proc/{pid}/exe");
+            if let Ok(m) = std::fs::metadata(&path) {
+                if format!("{}:{}", m.dev(), m.ino()) == target {
+                    o += &format!("hit {pid} exe is the runtime binary\n");
+                }
+            }
+            // The container's own binaries (a program that just exited is
+            // no longer busy) may be writable; the runtime binary and the
+            // sealed exec stub must never be.
+            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&path) {
+                let link = std::fs::read_link(&path).unwrap_or_default();
+                let memfd = link.to_string_lossy().starts_with("/memfd:");
+                let runtime = f
+                    .metadata()
+                    .is_ok_and(|m| format!("{}:{}", m.dev(), m.ino()) == target);
+                if runtime || (memfd && f.write(b"\0").is_ok()) {
+                    o += &format!("hit {pid} exe {} writable\n", link.display());
+                }
+            }
+        }
+        if std::time::Instant::now() > end {
+            break;
+        }
+    }
+    o += &format!("scans={scans}\n");
     o
 }

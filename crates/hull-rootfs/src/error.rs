@@ -47,6 +47,10 @@ pub enum RootfsError {
         path: &'static str,
         source: io::Error,
     },
+    #[error("find the mount of {path}: {source}")]
+    MountId { path: PathBuf, source: io::Error },
+    #[error("unmount the container's rootfs {path} from the host: {source}")]
+    Unmount { path: PathBuf, source: io::Error },
     #[error("bind console {path} onto /dev/console: {source}")]
     Console { path: PathBuf, source: io::Error },
 }

@@ -39,6 +39,13 @@ pub struct RootfsOptions<'a> {
     /// mknod is not allowed: bind-mount host devices instead.
     pub in_user_namespace: bool,
     pub in_cgroup_namespace: bool,
+    /// No mount namespace of the container's own (none in linux.namespaces):
+    /// the rootfs is built in the runtime's mount namespace, as runc does.
+    /// The propagation of / and of the rootfs's parent mount is then left
+    /// alone (it is the host's), and [`pivot`] chroots instead of pivoting.
+    /// Everything is mounted on the bind of the rootfs onto itself, which
+    /// [`unmount_host_rootfs`] takes away in one go.
+    pub host_mount_namespace: bool,
 }
 
 /// Propagation values of `linux.rootfsPropagation`.
@@ -70,6 +77,19 @@ pub fn rootfs_propagation(
         .find(|(n, _)| *n == value)
         .map(|(_, f)| Some(*f))
         .ok_or_else(|| RootfsError::UnknownRootfsPropagation(value.to_owned()))
+}
+
+/// The propagation `prepare` gives / while it builds the rootfs. An
+/// unbindable / would make the bind of the rootfs onto itself fail with
+/// EINVAL (the kernel refuses to bind from an unbindable mount), so it is
+/// private meanwhile (unbindable mounts are private as to propagation);
+/// `finish` makes the new root unbindable at the end.
+fn setup_propagation(flags: libc::c_ulong) -> libc::c_ulong {
+    if flags & libc::MS_UNBINDABLE != 0 {
+        (flags & !libc::MS_UNBINDABLE) | libc::MS_PRIVATE
+    } else {
+        flags
+    }
 }
 
 fn set_propagation(path: &CStr, flags: libc::c_ulong) -> io::Result<()> {
@@ -128,18 +148,21 @@ fn dev_is_bind_mounted(spec: &oci_spec::runtime::Spec) -> bool {
     })
 }
 
-/// Before pivot: set mount propagation of / (rslave by default, or rootfsPropagation),
+/// Before pivot: set mount propagation of / (rslave by default, or rootfsPropagation;
+/// private for now when that is unbindable),
 /// bind-mount the rootfs onto itself (recursive), perform every `mounts` entry in order,
 /// create `linux.devices` and the default devices, and the /dev symlinks.
 pub fn prepare(opts: &RootfsOptions) -> Result<(), RootfsError> {
     let prop = rootfs_propagation(opts.spec)?;
-    let flags = prop.unwrap_or(libc::MS_SLAVE | libc::MS_REC);
-    set_propagation(c"/", flags).map_err(|e| RootfsError::Propagation {
-        dest: "/".into(),
-        source: e,
-    })?;
-    if flags & libc::MS_SHARED != 0 {
-        make_parent_mount_private(opts.rootfs)?;
+    let flags = setup_propagation(prop.unwrap_or(libc::MS_SLAVE | libc::MS_REC));
+    if !opts.host_mount_namespace {
+        set_propagation(c"/", flags).map_err(|e| RootfsError::Propagation {
+            dest: "/".into(),
+            source: e,
+        })?;
+        if flags & libc::MS_SHARED != 0 {
+            make_parent_mount_private(opts.rootfs)?;
+        }
     }
     let crootfs = sys::cstr(opts.rootfs).map_err(|e| mounts::mount_err("bind", opts.rootfs, e))?;
     sys::mount(
@@ -205,6 +228,12 @@ pub fn pivot(opts: &RootfsOptions) -> Result<(), RootfsError> {
     };
     let io_step = |step: &'static str| move |e: io::Error| RootfsError::Pivot { step, source: e };
     let crootfs = sys::cstr(opts.rootfs).map_err(io_step("rootfs path"))?;
+    if opts.host_mount_namespace {
+        // pivot_root and MS_MOVE would change the host's own tree: chroot.
+        nix::unistd::chdir(crootfs.as_c_str()).map_err(step("chdir into the rootfs"))?;
+        nix::unistd::chroot(".").map_err(step("chroot into the rootfs"))?;
+        return nix::unistd::chdir("/").map_err(step("chdir to /"));
+    }
     if opts.no_pivot {
         nix::unistd::chdir(crootfs.as_c_str()).map_err(step("chdir into the rootfs"))?;
         sys::mount(Some(&crootfs), c"/", None, libc::MS_MOVE, None)
@@ -228,6 +257,57 @@ pub fn pivot(opts: &RootfsOptions) -> Result<(), RootfsError> {
     nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
         .map_err(step("detach the old root"))?;
     nix::unistd::chdir("/").map_err(step("chdir to /"))
+}
+
+/// The mount ID of the topmost mount at `path` (statx STATX_MNT_ID).
+pub fn mount_id(path: &Path) -> Result<u64, RootfsError> {
+    let err = |source: io::Error| RootfsError::MountId {
+        path: path.to_owned(),
+        source,
+    };
+    let c = sys::cstr(path).map_err(err)?;
+    // SAFETY: statx is plain data; all-zero is a valid value to fill in.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a statx buffer we own.
+    let r = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            libc::AT_NO_AUTOMOUNT,
+            libc::STATX_MNT_ID,
+            &mut stx,
+        )
+    };
+    if r != 0 {
+        return Err(err(io::Error::last_os_error()));
+    }
+    if stx.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(err(io::Error::from_raw_os_error(libc::ENOSYS)));
+    }
+    Ok(stx.stx_mnt_id)
+}
+
+/// Undoes what [`prepare`] mounted in the runtime's mount namespace (see
+/// `host_mount_namespace`): detaches the bind of the rootfs onto itself,
+/// and with it every mount made on it. `before` is [`mount_id`] of the
+/// rootfs from before the container was made: when the topmost mount is
+/// still that one, nothing of ours is there and nothing is unmounted (the
+/// rootfs may be a mount of the caller's, an overlay of containerd's).
+pub fn unmount_host_rootfs(rootfs: &Path, before: u64) -> Result<(), RootfsError> {
+    match mount_id(rootfs) {
+        Ok(id) if id == before => return Ok(()),
+        Ok(_) => {}
+        Err(RootfsError::MountId { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
+            return Ok(())
+        }
+        Err(e) => return Err(e),
+    }
+    nix::mount::umount2(rootfs, nix::mount::MntFlags::MNT_DETACH).map_err(|e| {
+        RootfsError::Unmount {
+            path: rootfs.to_owned(),
+            source: e.into(),
+        }
+    })
 }
 
 /// Masks one path: /dev/null bound over files, an empty read-only tmpfs over directories.
@@ -323,4 +403,22 @@ pub fn mount_console(slave: &Path) -> Result<(), RootfsError> {
         resolve::create(root.as_fd(), Path::new("/dev/console"), Kind::File, true).map_err(err)?;
     let src = resolve::open(root.as_fd(), slave, false, true).map_err(err)?;
     sys::bind_fds(src.as_fd(), dst.as_fd(), false).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unbindable_is_private_while_the_rootfs_is_built() {
+        use super::setup_propagation as s;
+        assert_eq!(s(libc::MS_UNBINDABLE), libc::MS_PRIVATE);
+        assert_eq!(
+            s(libc::MS_UNBINDABLE | libc::MS_REC),
+            libc::MS_PRIVATE | libc::MS_REC
+        );
+        assert_eq!(
+            s(libc::MS_SLAVE | libc::MS_REC),
+            libc::MS_SLAVE | libc::MS_REC
+        );
+        assert_eq!(s(libc::MS_SHARED), libc::MS_SHARED);
+    }
 }

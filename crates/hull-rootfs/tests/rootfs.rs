@@ -209,6 +209,7 @@ fn full_container() -> Check {
             no_pivot: false,
             in_user_namespace: false,
             in_cgroup_namespace: false,
+            host_mount_namespace: false,
         };
         hull_rootfs::prepare(&opts).map_err(|e| format!("prepare: {e}"))?;
         hull_rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
@@ -389,6 +390,7 @@ fn readonly_root_no_pivot() -> Check {
             no_pivot: true,
             in_user_namespace: false,
             in_cgroup_namespace: false,
+            host_mount_namespace: false,
         };
         hull_rootfs::prepare(&opts).map_err(|e| format!("prepare: {e}"))?;
         hull_rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
@@ -452,6 +454,7 @@ fn bound_devices_and_cgroupns() -> Check {
             no_pivot: false,
             in_user_namespace: true,
             in_cgroup_namespace: true,
+            host_mount_namespace: false,
         };
         hull_rootfs::prepare(&opts).map_err(|e| format!("prepare: {e}"))?;
         hull_rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
@@ -520,6 +523,7 @@ fn finish_without_proc() -> Check {
             no_pivot: false,
             in_user_namespace: false,
             in_cgroup_namespace: false,
+            host_mount_namespace: false,
         };
         hull_rootfs::prepare(&opts).map_err(|e| format!("prepare: {e}"))?;
         hull_rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
@@ -555,6 +559,7 @@ fn expect_prepare_error(
             no_pivot: false,
             in_user_namespace: false,
             in_cgroup_namespace: false,
+            host_mount_namespace: false,
         };
         match hull_rootfs::prepare(&opts) {
             Ok(()) => Err("prepare succeeded".into()),

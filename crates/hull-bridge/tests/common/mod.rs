@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -43,10 +44,37 @@ pub struct Netns {
     pub name: String,
 }
 
+/// `ip netns add` makes /run/netns a mount point the first time. The tests
+/// of one binary count their live namespaces and, when the last one goes,
+/// undo that mount if it was not there before them.
+struct NetnsDir {
+    live: usize,
+    was_mounted: Option<bool>,
+}
+
+static NETNS_DIR: Mutex<NetnsDir> = Mutex::new(NetnsDir {
+    live: 0,
+    was_mounted: None,
+});
+
+fn netns_dir_is_mounted() -> bool {
+    Command::new("mountpoint")
+        .args(["-q", "/run/netns"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 impl Netns {
     pub fn new(tag: &str) -> Netns {
         let name = unique(tag);
-        must(&["ip", "netns", "add", &name]);
+        {
+            let mut dir = NETNS_DIR.lock().unwrap_or_else(|e| e.into_inner());
+            if dir.was_mounted.is_none() {
+                dir.was_mounted = Some(netns_dir_is_mounted());
+            }
+            must(&["ip", "netns", "add", &name]);
+            dir.live += 1;
+        }
         let ns = Netns { name };
         must(&["ip", "-n", &ns.name, "link", "set", "lo", "up"]);
         ns
@@ -109,7 +137,13 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
+        let mut dir = NETNS_DIR.lock().unwrap_or_else(|e| e.into_inner());
         let _ = cmd(&["ip", "netns", "del", &self.name]);
+        dir.live -= 1;
+        let empty = std::fs::read_dir("/run/netns").is_ok_and(|mut d| d.next().is_none());
+        if dir.live == 0 && dir.was_mounted == Some(false) && empty {
+            let _ = cmd(&["umount", "/run/netns"]);
+        }
     }
 }
 

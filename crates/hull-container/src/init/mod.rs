@@ -58,7 +58,7 @@ pub fn run(ctx: InitContext) -> ! {
                 eprintln!("hull init: {e}");
                 exit(1);
             }
-            wait_for_start_and_exec(&ctx, &program)
+            wait_for_start_and_exec(&ctx, program.as_deref())
         }
         Err(e) => {
             let _ = ctx.channel.send(&Message::Failed(e.to_string()));
@@ -78,7 +78,9 @@ fn spec<'a>(ctx: &InitContext<'a>) -> &'a Spec {
     &ctx.bundle.spec
 }
 
-fn setup(ctx: &InitContext) -> Result<std::path::PathBuf> {
+/// Sets the container up; returns the resolved program, or `None` when the
+/// config has no `process`.
+fn setup(ctx: &InitContext) -> Result<Option<std::path::PathBuf>> {
     let spec = spec(ctx);
     match ctx.channel.recv()? {
         Some(Message::Go) => {}
@@ -113,6 +115,7 @@ fn setup(ctx: &InitContext) -> Result<std::path::PathBuf> {
         no_pivot: ctx.no_pivot,
         in_user_namespace: config::has_namespace(spec, LinuxNamespaceType::User),
         in_cgroup_namespace: config::has_namespace(spec, LinuxNamespaceType::Cgroup),
+        host_mount_namespace: !config::has_namespace(spec, LinuxNamespaceType::Mount),
     };
     hull_rootfs::prepare(&opts)?;
     run_create_hooks(ctx)?;
@@ -121,8 +124,10 @@ fn setup(ctx: &InitContext) -> Result<std::path::PathBuf> {
     namespaces::apply_sysctls(spec)?;
     hull_rootfs::finish(&opts)?;
 
+    // Without `process` the container is created all the same (the spec
+    // makes it optional for create); `start` reports it missing.
     let Some(process) = spec.process() else {
-        return Err(Error::Config("process: missing".into()));
+        return Ok(None);
     };
     let allow_setgroups = !new_userns || setgroups_allowed();
     setup_process(
@@ -132,6 +137,12 @@ fn setup(ctx: &InitContext) -> Result<std::path::PathBuf> {
         allow_setgroups,
         Some(&ctx.channel),
     )
+    .map(Some)
+}
+
+/// What `start` gets when the config has no `process`.
+fn no_process() -> Error {
+    Error::Config("process: missing, the container has no program to start".into())
 }
 
 /// Everything of `process` but the exec: terminal, rlimits, scheduling,
@@ -361,7 +372,7 @@ fn open_in_root(path: &std::path::Path) -> std::io::Result<OwnedFd> {
 
 /// Blocks until `hull start` connects, then runs startContainer hooks and
 /// execs the program. Errors go back to `start` over its connection.
-fn wait_for_start_and_exec(ctx: &InitContext, program: &std::path::Path) -> i32 {
+fn wait_for_start_and_exec(ctx: &InitContext, program: Option<&std::path::Path>) -> i32 {
     // The channel to `create` is done; `start` is the next one to talk to.
     let conn = loop {
         // SAFETY: accept on our listening socket; the new fd is ours.
@@ -387,7 +398,11 @@ fn wait_for_start_and_exec(ctx: &InitContext, program: &std::path::Path) -> i32 
     127
 }
 
-fn start_and_exec(ctx: &InitContext, conn: &mut std::fs::File, program: &std::path::Path) -> Error {
+fn start_and_exec(
+    ctx: &InitContext,
+    conn: &mut std::fs::File,
+    program: Option<&std::path::Path>,
+) -> Error {
     // `start` sends the state the startContainer hooks get on stdin.
     let mut state = Vec::new();
     let mut buf = [0u8; 4096];
@@ -405,6 +420,9 @@ fn start_and_exec(ctx: &InitContext, conn: &mut std::fs::File, program: &std::pa
         }
     }
     let spec = spec(ctx);
+    let (Some(process), Some(program)) = (spec.process(), program) else {
+        return no_process();
+    };
     let state = String::from_utf8_lossy(&state);
     if let Some(h) = spec
         .hooks()
@@ -415,8 +433,5 @@ fn start_and_exec(ctx: &InitContext, conn: &mut std::fs::File, program: &std::pa
             return e;
         }
     }
-    let Some(process) = spec.process() else {
-        return Error::Config("process: missing".into());
-    };
     exec_process(spec, process, program, ctx.preserve_fds)
 }
