@@ -12,6 +12,9 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub spec: Spec,
     pub rootfs: PathBuf,
+    /// `linux.seccomp`, compiled once here: the init (a fork-style copy of
+    /// `create`) installs this program without compiling again.
+    pub seccomp: Option<hull_seccomp::Compiled>,
 }
 
 pub fn load_bundle(dir: &Path) -> Result<Bundle> {
@@ -33,7 +36,13 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
         )));
     }
     validate(&spec)?;
-    Ok(Bundle { dir, spec, rootfs })
+    let seccomp = compile_seccomp(&spec)?;
+    Ok(Bundle {
+        dir,
+        spec,
+        rootfs,
+        seccomp,
+    })
 }
 
 /// Parses a spec, naming the JSON path of the first bad field.
@@ -103,13 +112,19 @@ fn validate(spec: &Spec) -> Result<()> {
             return Err(Error::Config(format!("linux.sysctl: invalid key {key:?}")));
         }
     }
-    // With noNewPrivileges the init compiles the filter only right before
-    // the exec, after `start`: check the profile here so that `create`
-    // fails on it (and leaves nothing behind) instead.
-    if let Some(profile) = linux.seccomp() {
-        hull_seccomp::compile(profile).map_err(|e| Error::Config(format!("linux.{e}")))?;
-    }
     Ok(())
+}
+
+/// Compiles `linux.seccomp` before anything is made, so that a bad profile
+/// fails `create` (with noNewPrivileges the filter is only installed right
+/// before the exec, after `start`) and leaves nothing behind.
+pub fn compile_seccomp(spec: &Spec) -> Result<Option<hull_seccomp::Compiled>> {
+    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    hull_seccomp::compile(profile)
+        .map(Some)
+        .map_err(|e| Error::Config(format!("linux.{e}")))
 }
 
 /// Whether the spec asks for a new namespace of `typ` (no path).

@@ -65,6 +65,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         _ => {}
     }
     let spec = load_spec(&rec.bundle)?;
+    let seccomp = config::compile_seccomp(&spec)?;
     let process = build_process(&spec, opts)?;
     let init_fd = crate::kill::open_init(&rec).ok_or_else(|| Error::NotRunning {
         id: opts.id.clone(),
@@ -138,15 +139,16 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
             // SAFETY: a forked child leaves without running the parent's cleanup.
             unsafe { libc::_exit(127) };
         }
-        let err = child(
-            &spec,
-            &process,
-            &joins,
-            root.as_ref(),
-            console.as_ref(),
-            &child_end,
-            opts.preserve_fds,
-        );
+        let err = child(ChildSetup {
+            spec: &spec,
+            seccomp: seccomp.as_ref(),
+            process: &process,
+            joins: &joins,
+            root: root.as_ref(),
+            console: console.as_ref(),
+            chan: &child_end,
+            preserve_fds: opts.preserve_fds,
+        });
         let _ = child_end.send(&Message::Failed(err.to_string()));
         // SAFETY: a forked child leaves without running the parent's cleanup.
         unsafe { libc::_exit(127) };
@@ -196,15 +198,30 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     }
 }
 
-fn child(
-    spec: &Spec,
-    process: &Process,
-    joins: &[(libc::c_int, OwnedFd)],
-    root: Option<&OwnedFd>,
-    console: Option<&OwnedFd>,
-    chan: &channel::Channel,
+/// What the exec child works from, all prepared by the parent.
+struct ChildSetup<'a> {
+    spec: &'a Spec,
+    seccomp: Option<&'a hull_seccomp::Compiled>,
+    process: &'a Process,
+    joins: &'a [(libc::c_int, OwnedFd)],
+    /// The init's root, to chroot into when there is no mount namespace.
+    root: Option<&'a OwnedFd>,
+    console: Option<&'a OwnedFd>,
+    chan: &'a channel::Channel,
     preserve_fds: u32,
-) -> Error {
+}
+
+fn child(c: ChildSetup) -> Error {
+    let ChildSetup {
+        spec,
+        seccomp,
+        process,
+        joins,
+        root,
+        console,
+        chan,
+        preserve_fds,
+    } = c;
     match chan.recv() {
         Ok(Some(Message::Go)) => {}
         Ok(other) => return Error::Init(format!("unexpected message {other:?}")),
@@ -237,11 +254,12 @@ fn child(
     }
     let joined_userns = joins.iter().any(|(f, _)| *f == libc::CLONE_NEWUSER);
     let allow_setgroups = !joined_userns || init::setgroups_allowed();
-    let program = match init::setup_process(spec, process, console, allow_setgroups, Some(chan)) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    init::exec_process(spec, process, &program, preserve_fds)
+    let program =
+        match init::setup_process(spec, seccomp, process, console, allow_setgroups, Some(chan)) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+    init::exec_process(seccomp, process, &program, preserve_fds)
 }
 
 fn setns(fd: &OwnedFd, flag: libc::c_int, name: &str) -> Result<()> {

@@ -132,6 +132,7 @@ fn setup(ctx: &InitContext) -> Result<Option<std::path::PathBuf>> {
     let allow_setgroups = !new_userns || setgroups_allowed();
     setup_process(
         spec,
+        ctx.bundle.seccomp.as_ref(),
         process,
         ctx.console_socket.as_ref(),
         allow_setgroups,
@@ -150,6 +151,7 @@ fn no_process() -> Error {
 /// init and by `exec`.
 pub(crate) fn setup_process(
     spec: &Spec,
+    seccomp: Option<&hull_seccomp::Compiled>,
     process: &oci_spec::runtime::Process,
     console_socket: Option<&OwnedFd>,
     allow_setgroups: bool,
@@ -177,11 +179,12 @@ pub(crate) fn setup_process(
     capabilities::check_grantable(&caps)?;
     capabilities::drop_bounding(&caps)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
-    if !nnp || has_notify(spec) {
+    let notify = seccomp.is_some_and(|c| c.notify);
+    if !nnp || notify {
         // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN:
         // do it while we still hold it. A filter with NOTIFY rules goes in
         // here too, so its listener reaches `create`, which hands it on.
-        if let Some(listener) = install_seccomp(spec)? {
+        if let Some(listener) = install_seccomp(seccomp)? {
             let chan = listener_to
                 .ok_or_else(|| Error::Init("no channel for the seccomp listener".into()))?;
             chan.send_with_fd(&Message::SeccompListener, listener.as_raw_fd())?;
@@ -204,7 +207,7 @@ pub(crate) fn setup_process(
 /// no_new_privs is set (as late as possible), fds, signals, exec.
 /// Returns only on failure.
 pub(crate) fn exec_process(
-    spec: &Spec,
+    seccomp: Option<&hull_seccomp::Compiled>,
     process: &oci_spec::runtime::Process,
     program: &std::path::Path,
     preserve_fds: u32,
@@ -214,8 +217,8 @@ pub(crate) fn exec_process(
     {
         return e;
     }
-    if process.no_new_privileges().unwrap_or(false) && !has_notify(spec) {
-        if let Err(e) = install_seccomp(spec) {
+    if process.no_new_privileges().unwrap_or(false) && !seccomp.is_some_and(|c| c.notify) {
+        if let Err(e) = install_seccomp(seccomp) {
             return e;
         }
     }
@@ -278,29 +281,15 @@ fn run_create_hooks(ctx: &InitContext) -> Result<()> {
     Ok(())
 }
 
-fn seccomp_profile(spec: &Spec) -> Option<&oci_spec::runtime::LinuxSeccomp> {
-    spec.linux().as_ref().and_then(|l| l.seccomp().as_ref())
-}
-
-fn has_notify(spec: &Spec) -> bool {
-    seccomp_profile(spec).is_some_and(|p| {
-        p.syscalls()
-            .iter()
-            .flatten()
-            .any(|s| s.action() == oci_spec::runtime::LinuxSeccompAction::ScmpActNotify)
-    })
-}
-
-/// Compiles and installs the filter; returns the NOTIFY listener if any.
-fn install_seccomp(spec: &Spec) -> Result<Option<OwnedFd>> {
-    let Some(profile) = seccomp_profile(spec) else {
+/// Installs the compiled filter; returns the NOTIFY listener if any.
+fn install_seccomp(compiled: Option<&hull_seccomp::Compiled>) -> Result<Option<OwnedFd>> {
+    let Some(compiled) = compiled else {
         return Ok(None);
     };
-    let compiled = hull_seccomp::compile(profile)?;
     for w in &compiled.warnings {
         crate::warn(w);
     }
-    Ok(hull_seccomp::install(&compiled)?)
+    Ok(hull_seccomp::install(compiled)?)
 }
 
 /// chdir to process.cwd inside the new root, creating it like runc does,
@@ -433,5 +422,10 @@ fn start_and_exec(
             return e;
         }
     }
-    exec_process(spec, process, program, ctx.preserve_fds)
+    exec_process(
+        ctx.bundle.seccomp.as_ref(),
+        process,
+        program,
+        ctx.preserve_fds,
+    )
 }
