@@ -5,13 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in hyperfine runc busybox-static time; do
+for pkg in hyperfine runc busybox-static time containernetworking-plugins iproute2 nftables iptables; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-cargo build --release -p hull -q
+cargo build --release -p hull -p hull-bridge -q
 HULL=$PWD/target/release/hull
 RUNC=$(command -v runc)
 out=target/bench; mkdir -p "$out"
@@ -63,9 +63,15 @@ hf exec_true -n hull "$H exec s1 /bin/true" -n runc "$R exec s1 /bin/true"
 echo "bench: the floor (unshare + chroot + exec)"
 hf floor -n floor "unshare --fork --pid --mount --uts --ipc --net --mount-proc=$work/bundle/rootfs/proc chroot $work/bundle/rootfs /bin/true" \
     -n hull "$H run --bundle $work/bundle f1"
-rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
-hull_rss=$(rss $H run --bundle "$work/bundle" m1)
-runc_rss=$(rss $R run --bundle "$work/bundle" m1)
+echo "bench: CNI ADD + DEL, hull-bridge against the reference bridge + host-local"
+bash scripts/bench_cni.sh "$work/cni" "$PWD/target/release/hull-bridge" "$out"
+# Peak RSS of the runtime during `create` (the init is a fork of it).
+# (time's report goes to a file: the init keeps the stdio it is given.)
+rss() { /usr/bin/time -o "$work/rss" -f %M "$@" </dev/null >/dev/null 2>&1; tail -n 1 "$work/rss"; }
+hull_rss=$(rss $H create --bundle "$work/bundle-sleep" m1)
+runc_rss=$(rss $R create --bundle "$work/bundle-sleep" m1)
+$H delete --force m1 >/dev/null 2>&1 || true
+$R delete --force m1 >/dev/null 2>&1 || true
 hull_size=$(stat -c %s "$HULL")
 runc_size=$(stat -c %s "$RUNC")
 python3 scripts/bench_report.py "$out" "$hull_rss" "$runc_rss" "$hull_size" "$runc_size"
