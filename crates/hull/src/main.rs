@@ -1,29 +1,63 @@
 //! hull: an OCI container runtime with runc's command line. This binary
 //! only parses arguments; `hull-container` does the work.
+#![cfg_attr(not(test), no_main)]
+// (Under `cargo test` the test harness brings its own `main`.)
+#![cfg_attr(test, allow(dead_code))]
 
 mod cli;
 mod log;
 
-use std::process::ExitCode;
+/// The entry point, without std's runtime start-up, which reads
+/// /proc/self/maps on every start to place the main thread's stack guard: a
+/// procfs read on the hot path of every command. What hull needs from that
+/// start-up is done here, and stdout is flushed at the end.
+#[cfg(not(test))]
+#[no_mangle]
+pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    prepare_process();
+    let code = run();
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    code
+}
 
-fn main() -> ExitCode {
+/// SIGPIPE ignored, so that a write to a closed pipe or socket returns
+/// EPIPE (the init restores the default before the exec); fds 0 to 2 open,
+/// so that the first files hull opens cannot take their numbers and reach
+/// the container as its stdio.
+fn prepare_process() {
+    // SAFETY: setting a signal disposition and checking fds of our own,
+    // before anything else runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        for fd in 0..3 {
+            if libc::fcntl(fd, libc::F_GETFD) == -1
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+            {
+                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            }
+        }
+    }
+}
+
+/// Parses the command line and runs the command; the exit status.
+fn run() -> libc::c_int {
     let args = cli::normalize_args(std::env::args_os());
     if args.len() == 2 && matches!(args[1].to_str(), Some("--version" | "-v")) {
         print!("{}", cli::VERSION_TEXT);
-        return ExitCode::SUCCESS;
+        return 0;
     }
     let parsed = match cli::parse(args) {
         Ok(p) => p,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+            return if e.use_stderr() { 1 } else { 0 };
         }
     };
     match cli::dispatch(parsed) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code.into(),
         Err(e) => {
             log::write("error", &e.to_string());
-            ExitCode::from(1)
+            1
         }
     }
 }
