@@ -101,6 +101,34 @@ fn add_ping_check_del() {
 }
 
 #[test]
+fn check_detects_a_missing_address() {
+    let host = Netns::new("host");
+    let a = Netns::new("a");
+    let data = TempDir::new("data");
+    let c = conf("net6", "hb0", "10.231.6.0/24", &data, json!({}));
+    let r = plugin(&host, "ADD", "ctr", &a.path(), "eth0", &c, &[]);
+    assert!(r.ok, "{}", r.stdout);
+    let cc = with_prev(&c, &r.json);
+    assert!(plugin(&host, "CHECK", "ctr", &a.path(), "eth0", &cc, &[]).ok);
+    let ip = r.json["ips"][0]["address"]
+        .as_str()
+        .expect("address")
+        .to_string();
+    must(&["ip", "-n", &a.name, "addr", "del", &ip, "dev", "eth0"]);
+    let chk = plugin(&host, "CHECK", "ctr", &a.path(), "eth0", &cc, &[]);
+    assert!(!chk.ok, "CHECK passed without {ip} on eth0");
+    let details = chk.json["details"].as_str().unwrap_or_default();
+    let msg = chk.json["msg"].as_str().unwrap_or_default();
+    assert!(
+        details.contains(ip.split('/').next().unwrap_or_default()) || msg.contains("address"),
+        "{}",
+        chk.stdout
+    );
+    assert!(plugin(&host, "DEL", "ctr", &a.path(), "eth0", &cc, &[]).ok);
+    assert!(leases(&data.path.join("net6")).is_empty());
+}
+
+#[test]
 fn check_detects_removed_veth() {
     let host = Netns::new("host");
     let a = Netns::new("a");
