@@ -11,8 +11,8 @@ done
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-cargo build --release -p hull -p hull-bridge -q
-HULL=$PWD/target/release/hull
+make -s release
+HULL=$PWD/target/x86_64-unknown-linux-gnu/release/hull
 RUNC=$(command -v runc)
 out=target/bench; mkdir -p "$out"
 work=$(mktemp -d /tmp/hull-bench.XXXXXX)
@@ -64,7 +64,7 @@ echo "bench: the floor (unshare + chroot + exec)"
 hf floor -n floor "unshare --fork --pid --mount --uts --ipc --net --mount-proc=$work/bundle/rootfs/proc chroot $work/bundle/rootfs /bin/true" \
     -n hull "$H run --bundle $work/bundle f1"
 echo "bench: CNI ADD + DEL, hull-bridge against the reference bridge + host-local"
-bash scripts/bench_cni.sh "$work/cni" "$PWD/target/release/hull-bridge" "$out"
+bash scripts/bench_cni.sh "$work/cni" "$PWD/target/x86_64-unknown-linux-gnu/release/hull-bridge" "$out"
 # Peak RSS of the runtime during `create` (the init is a fork of it).
 # (time's report goes to a file: the init keeps the stdio it is given.)
 rss() { /usr/bin/time -o "$work/rss" -f %M "$@" </dev/null >/dev/null 2>&1; tail -n 1 "$work/rss"; }

@@ -142,7 +142,7 @@ impl Drop for Netns {
         dir.live -= 1;
         let empty = std::fs::read_dir("/run/netns").is_ok_and(|mut d| d.next().is_none());
         if dir.live == 0 && dir.was_mounted == Some(false) && empty {
-            let _ = cmd(&["umount", "/run/netns"]);
+            let _ = cmd(&["umount", "-l", "/run/netns"]);
         }
     }
 }
