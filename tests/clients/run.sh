@@ -83,6 +83,11 @@ PREEXIST=
 for d in $HOST_DIRS; do [ -e "$d" ] && PREEXIST+=" $d "; done
 IP_FORWARD=$(cat /proc/sys/net/ipv4/ip_forward)
 NETAVARK_BEFORE=$( (iptables-save; ip6tables-save) 2>/dev/null | grep -c NETAVARK)
+# /run/netns can exist without being the mount point netavark and CNI make it
+NETNS_MOUNTED_BEFORE=0
+mountpoint -q /run/netns 2>/dev/null && NETNS_MOUNTED_BEFORE=1
+# iptables-nft (netavark's firewall driver) leaves its tables behind
+NFT_TABLES_BEFORE=$(nft list tables 2>/dev/null)
 
 # netavark adds iptables chains (NETAVARK*) for port mappings and never removes them
 remove_netavark_rules() {
@@ -139,6 +144,18 @@ cleanup() {
 	cd / || true
 	if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 	[ "$NETAVARK_BEFORE" = 0 ] && remove_netavark_rules
+	# tables iptables-nft made during the run, once netavark's chains are gone
+	nft list tables 2>/dev/null | while read -r _ fam name; do
+		case $NFT_TABLES_BEFORE in *"table $fam $name"*) continue ;; esac
+		case $name in nat | filter | mangle | raw) ;; *) continue ;; esac
+		# only if no rule is left in it
+		nft list table "$fam" "$name" 2>/dev/null | grep -qE '^\s+(iifname|oifname|ip |ip6 |meta |ct |counter|jump|goto|accept|drop|masquerade|dnat|snat)' ||
+			nft delete table "$fam" "$name" 2>/dev/null
+	done
+	if [ "$NETNS_MOUNTED_BEFORE" = 0 ] && mountpoint -q /run/netns 2>/dev/null &&
+		[ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
+		umount -l /run/netns
+	fi
 	echo "$IP_FORWARD" >/proc/sys/net/ipv4/ip_forward
 	for d in $(echo $HOST_DIRS | tr ' ' '\n' | sort -r); do
 		case $PREEXIST in *" $d "*) ;; *)
