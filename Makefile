@@ -8,7 +8,7 @@ CGROUP2_VM ?= ../shared/tools/cgroup2-vm
 export HULL_RUNTIME ?= $(CURDIR)/$(HULL)
 export HULL_PROBE ?= $(CURDIR)/$(PROBE)
 
-.PHONY: all build release probe test lint unit conformance clients test-v2 demo bench clean
+.PHONY: all build release probe deps deps-demo test lint unit conformance clients test-v2 demo bench clean
 
 all: build
 
@@ -48,9 +48,16 @@ test-v2: build
 clients: build
 	bash tests/clients/run.sh
 
-test: lint unit conformance clients test-v2
+# Debian packages, installed only when missing (a fresh machine).
+deps:
+	bash scripts/deps.sh test
+deps-demo:
+	bash scripts/deps.sh demo
 
-demo: build
+test: deps
+	$(MAKE) lint unit conformance clients test-v2
+
+demo: deps-demo build
 	bash scripts/demo.sh
 
 bench:
