@@ -132,3 +132,21 @@ pub(crate) fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
         }
     }
 }
+
+/// `field` needs `controller`, whose `file` must exist in `d`.
+pub(crate) fn need(
+    d: &Path,
+    file: &str,
+    field: &'static str,
+    controller: &'static str,
+) -> Result<(), CgroupError> {
+    if exists(d, file) {
+        Ok(())
+    } else {
+        Err(CgroupError::Unsupported {
+            field,
+            controller,
+            detail: format!("no {}", d.join(file).display()),
+        })
+    }
+}

@@ -1,6 +1,6 @@
 //! Applying LinuxResources to v1 controllers.
 
-use crate::fs::{exists, read, read_u64, write};
+use crate::fs::{exists, need, read, read_u64, write};
 use crate::{CgroupError, CgroupPaths};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, LinuxThrottleDevice};
 use std::path::Path;
@@ -61,23 +61,6 @@ pub(crate) fn no_hierarchy(controller: &str) -> String {
         "no cgroup v1 hierarchy with it in /proc/self/mountinfo (looked for {}/{controller})",
         crate::layout::CGROUP_ROOT
     )
-}
-
-fn need(
-    d: &Path,
-    file: &str,
-    field: &'static str,
-    controller: &'static str,
-) -> Result<(), CgroupError> {
-    if exists(d, file) {
-        Ok(())
-    } else {
-        Err(CgroupError::Unsupported {
-            field,
-            controller,
-            detail: format!("no {}", d.join(file).display()),
-        })
-    }
 }
 
 pub(crate) fn apply(p: &CgroupPaths, r: &LinuxResources) -> Result<(), CgroupError> {

@@ -1,7 +1,7 @@
 //! Applying LinuxResources to a cgroup v2 directory, converting v1-style
 //! values the way runc does (formulas in docs/cgroups.md).
 
-use crate::fs::{exists, read_u64, write};
+use crate::fs::{exists, need, read_u64, write};
 use crate::v1::{check_limit, pids_value, rdma_lines};
 use crate::CgroupError;
 use oci_spec::runtime::LinuxResources;
@@ -47,23 +47,6 @@ fn bytes(v: i64) -> String {
         "max".into()
     } else {
         v.to_string()
-    }
-}
-
-fn need(
-    d: &Path,
-    file: &str,
-    field: &'static str,
-    controller: &'static str,
-) -> Result<(), CgroupError> {
-    if exists(d, file) {
-        Ok(())
-    } else {
-        Err(CgroupError::Unsupported {
-            field,
-            controller,
-            detail: format!("no {}", d.join(file).display()),
-        })
     }
 }
 
