@@ -16,8 +16,6 @@
 //! A rule that compares the same argument twice is split into one rule per
 //! condition (OR), as runc does.
 
-use std::collections::BTreeMap;
-
 use libc::sock_filter;
 use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction as Action, LinuxSeccompArg, LinuxSeccompOperator as Op,
@@ -78,6 +76,7 @@ pub struct Compiled {
     pub warnings: Vec<String>,
 }
 
+#[derive(Clone, Copy)]
 struct Rule<'a> {
     action: u32,
     conds: &'a [LinuxSeccompArg],
@@ -88,7 +87,46 @@ enum Leaf<'r, 'a> {
     Rules(&'r [Rule<'a>]),
 }
 
-type RuleMap<'a> = BTreeMap<u32, Vec<Rule<'a>>>;
+/// One architecture's rules by syscall number, rules of one number in
+/// profile order. Collected in one Vec and sorted once: a map of Vecs cost
+/// an allocation per syscall, half of the compile time of the default
+/// profile.
+#[derive(Default)]
+struct RuleMap<'a> {
+    /// (number, rule) as the profile lists them; sorted by `finish`.
+    entries: Vec<(u32, Rule<'a>)>,
+    /// After `finish`: the rules, and per number its run of them.
+    rules: Vec<Rule<'a>>,
+    groups: Vec<(u32, std::ops::Range<usize>)>,
+}
+
+impl<'a> RuleMap<'a> {
+    fn push(&mut self, nr: u32, rule: Rule<'a>) {
+        self.entries.push((nr, rule));
+    }
+
+    fn finish(&mut self) {
+        // Stable: rules of one syscall keep the profile's order.
+        self.entries.sort_by_key(|(nr, _)| *nr);
+        self.rules = self.entries.iter().map(|(_, r)| *r).collect();
+        let mut start = 0;
+        for (i, (nr, _)) in self.entries.iter().enumerate() {
+            if i + 1 == self.entries.len() || self.entries[i + 1].0 != *nr {
+                self.groups.push((*nr, start..i + 1));
+                start = i + 1;
+            }
+        }
+    }
+
+    /// The numbers in `lo..=hi` that have rules, in order, with their rules.
+    fn range(&self, lo: u32, hi: u32) -> impl Iterator<Item = (u32, &[Rule<'a>])> {
+        let first = self.groups.partition_point(|(nr, _)| *nr < lo);
+        self.groups[first..]
+            .iter()
+            .take_while(move |(nr, _)| *nr <= hi)
+            .map(|(nr, r)| (*nr, &self.rules[r.clone()]))
+    }
+}
 
 /// Compiles an OCI seccomp profile.
 pub fn compile(profile: &LinuxSeccomp) -> Result<Compiled, SeccompError> {
@@ -146,7 +184,7 @@ fn collect_rules<'p>(
     arches: &[&'static ArchSpec],
     warnings: &mut Vec<String>,
 ) -> Result<Vec<RuleMap<'p>>, SeccompError> {
-    let mut rules: Vec<RuleMap<'p>> = arches.iter().map(|_| BTreeMap::new()).collect();
+    let mut rules: Vec<RuleMap<'p>> = arches.iter().map(|_| RuleMap::default()).collect();
     for (i, sc) in profile.syscalls().iter().flatten().enumerate() {
         let what = format!("syscalls[{i}]");
         let act = action::encode(sc.action(), sc.errno_ret(), &what)?;
@@ -179,14 +217,18 @@ fn collect_rules<'p>(
             for (a, per_arch) in arches.iter().zip(rules.iter_mut()) {
                 if let Some(nr) = a.lookup(name) {
                     found = true;
-                    let list = per_arch.entry(nr).or_default();
-                    list.extend(split.iter().map(|&conds| Rule { action: act, conds }));
+                    for &conds in &split {
+                        per_arch.push(nr, Rule { action: act, conds });
+                    }
                 }
             }
             if !found {
                 warnings.push(format!("unknown syscall {name:?} in {what}, skipped"));
             }
         }
+    }
+    for per_arch in &mut rules {
+        per_arch.finish();
     }
     Ok(rules)
 }
@@ -264,7 +306,7 @@ fn audit_intervals<'r, 'a>(
         };
         args32 = spec.args32;
         let mut next = Some(lo);
-        for (&nr, rs) in rules[p].range(lo..=hi) {
+        for (nr, rs) in rules[p].range(lo, hi) {
             if let Some(n) = next.filter(|&n| n < nr) {
                 push_ret(&mut intervals, n, default);
             }
