@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# make bench: hull against runc on the same busybox bundle, interleaved by
-# hyperfine in one run. Writes docs/benchmarks.md and target/bench/results.json.
+# make bench: hull against runc on the same busybox bundle, interleaved in one
+# run (scripts/interleave.py). Writes docs/benchmarks.md and target/bench/results.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in hyperfine runc busybox-static time containernetworking-plugins iproute2 nftables iptables; do
+for pkg in runc busybox-static time containernetworking-plugins iproute2 nftables iptables python3; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -38,11 +38,19 @@ H="$HULL --root $work/root-hull"
 R="$RUNC --root $work/root-runc"
 runs=${BENCH_RUNS:-50}
 
-hf() { # name, then hyperfine arguments; -N (no shell) unless -S is given
+# hf NAME [-S bash] -n LABEL CMD -n LABEL CMD...: the commands interleaved
+# (scripts/interleave.py; hyperfine would run all rounds of one first).
+hf() {
     local name=$1; shift
-    local n=-N
-    case " $* " in *" -S "*) n="" ;; esac
-    hyperfine $n --warmup 3 --runs "$runs" --export-json "$out/$name.json" "$@" >/dev/null
+    local a=()
+    while [ $# -gt 0 ]; do
+        case $1 in
+        -S) a=(--shell "${a[@]}"); shift 2 ;;
+        -n) a+=("$2" "$3"); shift 3 ;;
+        *) echo "hf: unexpected $1" >&2; return 2 ;;
+        esac
+    done
+    python3 scripts/interleave.py "$out/$name.json" "$runs" 3 "${a[@]}"
 }
 echo "bench: run /bin/true"
 hf run_true -n hull "$H run --bundle $work/bundle b1" -n runc "$R run --bundle $work/bundle b1"

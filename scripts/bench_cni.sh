@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench_cni.sh WORKDIR HULL_BRIDGE OUTDIR: ADD + DEL of one container on a
 # bridge network, hull-bridge (built-in IPAM) against Debian's reference
-# `bridge` + `host-local`, same options, interleaved by hyperfine. Runs in a
-# private "host" network namespace (unshare), so no bridge, rule or sysctl
+# `bridge` + `host-local`, same options, interleaved by
+# scripts/interleave.py. Runs in a private "host" network namespace
+# (unshare), so no bridge, rule or sysctl
 # reaches the real host; everything goes with that namespace.
 set -euo pipefail
 work=$1 bridge_bin=$2 out=$3
@@ -30,7 +31,7 @@ CNI_COMMAND=ADD "$PLUGIN" <"$CONF" >/dev/null || exit 1
 CNI_COMMAND=DEL "$PLUGIN" <"$CONF" >/dev/null || exit 1
 SH
 # Inside the private host namespace: a container namespace held by a sleeper
-# and bind-mounted on a file (unmounted at the end), then hyperfine.
+# and bind-mounted on a file (unmounted at the end), then the timing.
 cat >"$work/inner.sh" <<'SH'
 set -e
 ip link set lo up
@@ -40,8 +41,8 @@ trap 'umount "$W/ctr" 2>/dev/null || true' EXIT
 run() { # PLUGIN CONF
     echo "NETNS=$W/ctr CNI_BIN=$W/bin:/usr/lib/cni PLUGIN=$1 CONF=$2 bash $W/cycle.sh"
 }
-hyperfine -N --warmup 3 --runs "${RUNS:-50}" --export-json "$OUT/cni_add_del.json" \
-    -n hull-bridge "env $(run "$W/bin/hull-bridge" "$W/hull.json")" \
-    -n reference "env $(run /usr/lib/cni/bridge "$W/ref.json")" >/dev/null
+python3 "$REPO/scripts/interleave.py" "$OUT/cni_add_del.json" "${RUNS:-50}" 3 \
+    hull-bridge "env $(run "$W/bin/hull-bridge" "$W/hull.json")" \
+    reference "env $(run /usr/lib/cni/bridge "$W/ref.json")"
 SH
-W=$work OUT=$out RUNS=${BENCH_RUNS:-50} unshare --net --mount --propagation private bash "$work/inner.sh"
+REPO=$(cd "$(dirname "$0")/.." && pwd) W=$work OUT=$out RUNS=${BENCH_RUNS:-50} unshare --net --mount --propagation private bash "$work/inner.sh"

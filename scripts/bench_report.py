@@ -1,4 +1,5 @@
-"""Turns hyperfine's JSON files into the table of docs/benchmarks.md.
+"""Turns the timing JSON files (interleave.py, in hyperfine's shape) into the
+table of docs/benchmarks.md.
 
 Only the part between the `bench:begin` and `bench:end` markers is
 rewritten; the analysis around it is kept."""
@@ -29,7 +30,7 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 lines = [
     BEGIN,
     f"Made by `make bench` on {platform.node()} ({os.cpu_count()} cores, {cpu}, kernel {platform.release()}).",
-    "Times in ms (hyperfine, interleaved in one run). Ratio: hull / runc (for `floor`: hull / floor;",
+    "Times in ms (interleaved in one run: scripts/interleave.py). Ratio: hull / runc (for `floor`: hull / floor;",
     "for `cni_add_del`: hull-bridge / the reference `bridge` + `host-local`).",
     "Raw numbers: `target/bench/results.json`.",
     "",
