@@ -277,10 +277,9 @@ pub fn cgroups_named(name: &str) -> Vec<PathBuf> {
 }
 
 /// The containers' default seccomp profile (/usr/share/containers/seccomp.json)
-/// as podman writes it into config.json for a container with `caps`: the
-/// native architecture and its sub-architectures, and the entries whose
-/// includes/excludes (caps, arches, minKernel) hold. Panics, saying what to
-/// install, when the file is missing.
+/// as podman writes it into config.json for a container with `caps`
+/// (hull-seccomp's converter, tested against podman's rules in that crate).
+/// Panics, saying what to install, when the file is missing.
 pub fn containers_seccomp(caps: &[&str]) -> Value {
     const PATH: &str = "/usr/share/containers/seccomp.json";
     let text = std::fs::read_to_string(PATH).unwrap_or_else(|e| {
@@ -289,70 +288,9 @@ pub fn containers_seccomp(caps: &[&str]) -> Value {
              (Debian: apt-get install golang-github-containers-common, a dependency of podman)"
         )
     });
-    let profile: Value = serde_json::from_str(&text).expect("seccomp.json is JSON");
-    let (native, goarch) = if cfg!(target_arch = "aarch64") {
-        ("SCMP_ARCH_AARCH64", "arm64")
-    } else {
-        ("SCMP_ARCH_X86_64", "amd64")
-    };
-    let norm = |c: &str| {
-        let c = c.to_ascii_uppercase();
-        c.strip_prefix("CAP_").map(str::to_string).unwrap_or(c)
-    };
-    let have: Vec<String> = caps.iter().map(|c| norm(c)).collect();
-    let has = |c: &Value| c.as_str().is_some_and(|c| have.contains(&norm(c)));
-    let kernel = kernel_version();
-    let strs = |v: &Value| -> Vec<Value> { v.as_array().cloned().unwrap_or_default() };
-    let mut arches = vec![json!(native)];
-    for m in strs(&profile["archMap"]) {
-        if m["architecture"] == native {
-            arches.extend(strs(&m["subArchitectures"]));
-        }
-    }
-    let mut syscalls = Vec::new();
-    for s in strs(&profile["syscalls"]) {
-        let (inc, exc) = (&s["includes"], &s["excludes"]);
-        let arch_listed = |v: &Value| strs(v).iter().any(|a| a == goarch);
-        let keep = strs(&inc["caps"]).iter().all(has)
-            && (strs(&inc["arches"]).is_empty() || arch_listed(&inc["arches"]))
-            && inc["minKernel"]
-                .as_str()
-                .is_none_or(|k| parse_version(k) <= kernel)
-            && !strs(&exc["caps"]).iter().any(has)
-            && !arch_listed(&exc["arches"]);
-        if !keep {
-            continue;
-        }
-        let mut entry = json!({ "names": s["names"], "action": s["action"] });
-        if !strs(&s["args"]).is_empty() {
-            entry["args"] = s["args"].clone();
-        }
-        if !s["errnoRet"].is_null() {
-            entry["errnoRet"] = s["errnoRet"].clone();
-        }
-        syscalls.push(entry);
-    }
-    let mut out = json!({
-        "defaultAction": profile["defaultAction"],
-        "architectures": arches,
-        "syscalls": syscalls,
-    });
-    if !profile["defaultErrnoRet"].is_null() {
-        out["defaultErrnoRet"] = profile["defaultErrnoRet"].clone();
-    }
-    out
-}
-
-fn parse_version(s: &str) -> (u32, u32) {
-    let mut it = s
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse().unwrap_or(0));
-    (it.next().unwrap_or(0), it.next().unwrap_or(0))
-}
-
-fn kernel_version() -> (u32, u32) {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    parse_version(release.trim())
+    let profile = hull_seccomp::from_containers_profile(&text, caps)
+        .unwrap_or_else(|e| panic!("{PATH}: {e}"));
+    serde_json::to_value(profile).expect("a profile serialises")
 }
 
 /// `key=value` lines of the probe's report.

@@ -509,32 +509,39 @@ part_k8s() {
 }
 
 # ---------------------------------------------------------------- podman
-part_podman() {
-	echo "=== podman $(podman --version | awk '{print $3}') / conmon $(conmon --version 2>/dev/null | head -n 1 | awk '{print $3}')"
-	local P=$T/podman hard
-	mkdir -p "$P/networks" "$P/tmp"
+# podman_conf DIR NETWORK-TOML: a private containers.conf and storage.conf in
+# DIR (root, runroot, tmp and events all under it; hull-logged as runtime).
+podman_conf() {
+	local d=$1 network=$2 hard
 	hard=$(ulimit -Hn)
-	cat >"$P/containers.conf" <<EOF
+	cat >"$d/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=$hard:$hard", "nproc=32768:32768"]
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
-events_logfile_path = "$P/events.log"
-tmp_dir = "$P/tmp"
-volume_path = "$P/volumes"
-static_dir = "$P/root/libpod"
+events_logfile_path = "$d/events.log"
+tmp_dir = "$d/tmp"
+volume_path = "$d/volumes"
+static_dir = "$d/root/libpod"
 conmon_env_vars = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HULL_BIN=$HULL", "HULL_LOGGED_LOG=$HULL_LOGGED_LOG"]
 runtime_supports_json = ["crun", "runc", "kata", "runsc", "krun", "hull", "hull-logged"]
 [network]
-network_config_dir = "$P/networks"
+$network
 EOF
-	cat >"$P/storage.conf" <<EOF
+	cat >"$d/storage.conf" <<EOF
 [storage]
 driver = "overlay"
-runroot = "$P/runroot"
-graphroot = "$P/root"
+runroot = "$d/runroot"
+graphroot = "$d/root"
 EOF
+}
+
+part_podman() {
+	echo "=== podman $(podman --version | awk '{print $3}') / conmon $(conmon --version 2>/dev/null | head -n 1 | awk '{print $3}')"
+	local P=$T/podman
+	mkdir -p "$P/networks" "$P/tmp"
+	podman_conf "$P" "network_config_dir = \"$P/networks\""
 	export CONTAINERS_CONF=$P/containers.conf CONTAINERS_STORAGE_CONF=$P/storage.conf
 	PODMAN=(timeout 60 podman --root "$P/root" --runroot "$P/runroot" --tmpdir "$P/tmp"
 		--cgroup-manager cgroupfs --events-backend file --runtime "$WRAP" --storage-driver overlay)
@@ -717,7 +724,7 @@ EOF
 # veths, the nftables table and the forwarding sysctl die with it.
 part_podman_cni() {
 	echo "=== podman (CNI backend) on a hull-bridge network"
-	local C=$T/podman-cni hard out rc
+	local C=$T/podman-cni out rc
 	local bridge_bin=$HULL_BRIDGE
 	if [ ! -x "$bridge_bin" ]; then
 		fail "podman CNI: $bridge_bin missing (cargo build -p hull-bridge)"
@@ -725,30 +732,9 @@ part_podman_cni() {
 	fi
 	mkdir -p "$C/net" "$C/bin" "$C/tmp"
 	ln -s "$(readlink -f "$bridge_bin")" "$C/bin/hull-bridge"
-	hard=$(ulimit -Hn)
-	cat >"$C/containers.conf" <<EOF
-[containers]
-default_ulimits = ["nofile=$hard:$hard", "nproc=32768:32768"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$C/events.log"
-tmp_dir = "$C/tmp"
-volume_path = "$C/volumes"
-static_dir = "$C/root/libpod"
-conmon_env_vars = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HULL_BIN=$HULL", "HULL_LOGGED_LOG=$HULL_LOGGED_LOG"]
-runtime_supports_json = ["crun", "runc", "kata", "runsc", "krun", "hull", "hull-logged"]
-[network]
-network_backend = "cni"
-network_config_dir = "$C/net"
-cni_plugin_dirs = ["$C/bin", "/usr/lib/cni"]
-EOF
-	cat >"$C/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-runroot = "$C/runroot"
-graphroot = "$C/root"
-EOF
+	podman_conf "$C" "network_backend = \"cni\"
+network_config_dir = \"$C/net\"
+cni_plugin_dirs = [\"$C/bin\", \"/usr/lib/cni\"]"
 	cat >"$C/net/hullnet.conflist" <<EOF
 {
   "cniVersion": "1.0.0",

@@ -59,11 +59,6 @@ impl Placement {
         }
         Ok(())
     }
-
-    /// Whether there is anything for [`Placement::join_v1`] to do.
-    pub fn has_v1(&self) -> bool {
-        !self.v1_tasks.is_empty()
-    }
 }
 
 /// Everything needed to find a container's cgroup again (kept in state.json).
@@ -251,12 +246,13 @@ impl Manager {
     /// the clone.
     pub fn placement(&self) -> Result<Placement, CgroupError> {
         let mut v1_tasks = Vec::new();
-        let mut seen: Vec<&Path> = Vec::new();
-        for d in self.paths.v1.values() {
-            if seen.contains(&d.as_path()) {
-                continue;
-            }
-            seen.push(d);
+        let unified = self.paths.unified.as_deref();
+        for d in self
+            .paths
+            .dirs()
+            .into_iter()
+            .filter(|d| Some(*d) != unified)
+        {
             let path = d.join("tasks");
             let fd = nix::fcntl::open(
                 path.as_path(),

@@ -62,9 +62,9 @@ pub(crate) fn destroy(locked: Locked, rec: &Record, st: Status) -> Result<()> {
     if !rec.poststop.is_empty() {
         let state = status::hook_state(rec, Status::Stopped);
         // Like poststart: every poststop hook runs; failures are logged.
-        crate::hooks::run_all_logged("poststop", &rec.poststop, &state, &mut |e| {
-            crate::warn(&e.to_string())
-        });
+        for e in crate::hooks::run_every("poststop", &rec.poststop, &state) {
+            crate::warn(&e.to_string());
+        }
     }
     locked.remove()
 }

@@ -19,22 +19,13 @@ pub fn run_all(kind: &'static str, hooks: &[Hook], state_json: &str) -> Result<(
 
 /// Runs every hook of `hooks` in order, also after one failed: for
 /// poststart and poststop, whose errors the spec has the runtime log while
-/// the operation goes on (config.md, "Posix-platform Hooks"). Each failure
-/// goes to `warn`; returns how many failed.
-pub fn run_all_logged(
-    kind: &'static str,
-    hooks: &[Hook],
-    state_json: &str,
-    warn: &mut dyn FnMut(&Error),
-) -> usize {
-    let mut failed = 0;
-    for h in hooks {
-        if let Err(e) = run_one(kind, h, state_json) {
-            failed += 1;
-            warn(&e);
-        }
-    }
-    failed
+/// the operation goes on (config.md, "Posix-platform Hooks"). Returns the
+/// failures, in order.
+pub fn run_every(kind: &'static str, hooks: &[Hook], state_json: &str) -> Vec<Error> {
+    hooks
+        .iter()
+        .filter_map(|h| run_one(kind, h, state_json).err())
+        .collect()
 }
 
 fn run_one(kind: &'static str, hook: &Hook, state_json: &str) -> Result<()> {
@@ -114,7 +105,7 @@ mod tests {
     }
 
     #[test]
-    fn run_all_logged_runs_every_hook_and_reports_each_failure() {
+    fn run_every_runs_every_hook_and_reports_each_failure() {
         let dir = std::env::temp_dir().join(format!("hull-hooks-test-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         let log = dir.join("log");
@@ -124,16 +115,15 @@ mod tests {
             sh("exit 4"),
             sh(&format!("echo four >> {}", log.display())),
         ];
-        let mut warned = Vec::new();
-        let failed = run_all_logged("poststop", &hooks, "{}", &mut |e| {
-            warned.push(e.to_string())
-        });
+        let failed: Vec<String> = run_every("poststop", &hooks, "{}")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let got = std::fs::read_to_string(&log).unwrap_or_default();
         let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(failed, 2);
+        assert_eq!(failed.len(), 2);
         assert_eq!(got, "two\nfour\n");
-        assert_eq!(warned.len(), 2);
-        assert!(warned[0].contains("poststop") && warned[0].contains("exit status 3"));
+        assert!(failed[0].contains("poststop") && failed[0].contains("exit status 3"));
         // run_all stops at the first failure.
         assert!(run_all("prestart", &hooks, "{}").is_err());
     }

@@ -50,9 +50,9 @@ pub(crate) fn start_locked(locked: &Locked, rec: &mut Record) -> Result<()> {
         let state = status::hook_state(rec, Status::Running);
         // The spec: a failing poststart hook is logged, the remaining ones
         // still run, and the container lives on.
-        crate::hooks::run_all_logged("poststart", &rec.poststart, &state, &mut |e| {
-            crate::warn(&e.to_string())
-        });
+        for e in crate::hooks::run_every("poststart", &rec.poststart, &state) {
+            crate::warn(&e.to_string());
+        }
     }
     Ok(())
 }

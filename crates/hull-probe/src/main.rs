@@ -40,7 +40,10 @@ fn main() {
             args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1),
         ),
         _ => {
-            eprintln!("usage: hull-probe report|write PATH|read PATH|stat PATH|fds");
+            eprintln!(
+                "usage: hull-probe report|write PATH|read PATH|stat PATH|fds|forks N|try OP|\
+                 syscall NAME [ARG...]|exe-attack DEV:INO SECS"
+            );
             std::process::exit(2);
         }
     };

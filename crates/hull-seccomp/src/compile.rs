@@ -93,7 +93,7 @@ enum Leaf<'r, 'a> {
 /// profile.
 #[derive(Default)]
 struct RuleMap<'a> {
-    /// (number, rule) as the profile lists them; sorted by `finish`.
+    /// (number, rule) as the profile lists them, until `finish`.
     entries: Vec<(u32, Rule<'a>)>,
     /// After `finish`: the rules, and per number its run of them.
     rules: Vec<Rule<'a>>,
@@ -108,14 +108,12 @@ impl<'a> RuleMap<'a> {
     fn finish(&mut self) {
         // Stable: rules of one syscall keep the profile's order.
         self.entries.sort_by_key(|(nr, _)| *nr);
-        self.rules = self.entries.iter().map(|(_, r)| *r).collect();
-        let mut start = 0;
-        for (i, (nr, _)) in self.entries.iter().enumerate() {
-            if i + 1 == self.entries.len() || self.entries[i + 1].0 != *nr {
-                self.groups.push((*nr, start..i + 1));
-                start = i + 1;
-            }
+        for run in self.entries.chunk_by(|a, b| a.0 == b.0) {
+            let start = self.rules.len();
+            self.rules.extend(run.iter().map(|(_, r)| *r));
+            self.groups.push((run[0].0, start..self.rules.len()));
         }
+        self.entries = Vec::new();
     }
 
     /// The numbers in `lo..=hi` that have rules, in order, with their rules.
