@@ -283,13 +283,12 @@ fn config_failing_poststart_and_poststop_hooks_do_not_stop_the_next_ones() {
     );
 }
 
-// runtime.md: prestart, createRuntime and createContainer run during
-// `create` (lifecycle steps 3-5), while the state is "creating"; runc 1.1.5
-// gives them "creating" too, with the init's pid. runtime-tools'
-// hooks_stdin expects "created" for prestart (the 1.0 wording, when
-// prestart ran at start); hull follows the spec and runc.
+// runtime.md, State: "created" means the runtime has made the environment
+// (after lifecycle step 2); prestart, createRuntime and createContainer are
+// steps 3-5, so their state says "created", with the init's host pid. crun
+// and runtime-tools' hooks_stdin agree; runc 1.1.5 says "creating".
 #[test]
-fn config_create_hooks_get_the_creating_state_with_the_pid() {
+fn config_create_hooks_get_the_created_state_with_the_pid() {
     let w = World::new("hooks-state");
     let mut b = w.bundle("b", &["true"]);
     let save = |name: &str| {
@@ -316,9 +315,9 @@ fn config_create_hooks_get_the_creating_state_with_the_pid() {
         serde_json::from_str(&text).unwrap_or_default()
     };
     for (hook, status) in [
-        ("prestart", "creating"),
-        ("createRuntime", "creating"),
-        ("createContainer", "creating"),
+        ("prestart", "created"),
+        ("createRuntime", "created"),
+        ("createContainer", "created"),
         ("poststart", "running"),
         ("poststop", "stopped"),
     ] {

@@ -293,7 +293,9 @@ fn talk_to_init(
                 crate::seccomp_notify::hand_over(spec, record, fd)?;
             }
             Message::RunCreateHooks => {
-                let state = status::hook_state(record, Status::Creating);
+                // runtime.md: "created" is the status after lifecycle step
+                // 2 (the environment is made); these hooks are steps 3-5.
+                let state = status::hook_state(record, Status::Created);
                 let hooks = spec.hooks().as_ref();
                 let result = hooks
                     .and_then(|h| h.prestart().as_ref())
