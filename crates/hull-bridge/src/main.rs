@@ -10,6 +10,7 @@ mod ipam;
 mod ipnet;
 mod netlink;
 mod netns;
+mod nfnetlink;
 mod nft;
 mod plugin;
 mod result;

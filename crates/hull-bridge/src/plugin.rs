@@ -347,6 +347,7 @@ fn attach(
         conf.ip_masq || conf.isolate_bridges || !conf.runtime_config.port_mappings.is_empty();
     if needs_nft {
         nft::add(&nft::Attachment {
+            network: &conf.name,
             tag: tag.to_string(),
             bridge: conf.bridge_name(),
             isolate: conf.isolate_bridges,

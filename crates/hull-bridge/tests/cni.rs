@@ -88,7 +88,15 @@ fn add_ping_check_del() {
     let store = data.path.join("net1");
     assert_eq!(leases(&store).len(), 2);
     assert_eq!(host.links("veth").len(), 2);
-    assert!(host.nft_comments().iter().any(|c| c == "net1:ctr-b/eth0"));
+    // One masquerade rule serves the network (docker0's way); it stays while
+    // the network is in use, and an ADD that finds it adds no other.
+    let masq = "masq/net1 10.231.1.0/24".to_string();
+    assert_eq!(
+        host.nft_comments().iter().filter(|c| **c == masq).count(),
+        1,
+        "{:?}",
+        host.nft_comments()
+    );
     for _ in 0..2 {
         let d = plugin(&host, "DEL", "ctr-b", &b.path(), "eth0", &cb, &[]);
         assert!(d.ok, "DEL: {}", d.stdout);
@@ -96,6 +104,7 @@ fn add_ping_check_del() {
     assert_eq!(host.links("veth").len(), 1);
     assert_eq!(leases(&store), vec![ipa.clone()]);
     assert!(!host.nft_comments().iter().any(|c| c.contains("ctr-b")));
+    assert!(host.nft_comments().contains(&masq));
     assert!(b.links("veth").is_empty());
     assert!(a.no_reply(&ipb), "b still answers after DEL");
 }
@@ -105,7 +114,14 @@ fn check_detects_a_missing_address() {
     let host = Netns::new("host");
     let a = Netns::new("a");
     let data = TempDir::new("data");
-    let c = conf("net6", "hb0", "10.231.6.0/24", &data, json!({}));
+    // A port mapping gives each attachment rules of its own for GC to find.
+    let c = conf(
+        "net6",
+        "hb0",
+        "10.231.6.0/24",
+        &data,
+        json!({"runtimeConfig": {"portMappings": [{"hostPort": 9006, "containerPort": 80}]}}),
+    );
     let r = plugin(&host, "ADD", "ctr", &a.path(), "eth0", &c, &[]);
     assert!(r.ok, "{}", r.stdout);
     let cc = with_prev(&c, &r.json);
@@ -327,7 +343,14 @@ fn version_status_and_gc() {
     let a = Netns::new("a");
     let b = Netns::new("b");
     let data = TempDir::new("data");
-    let c = conf("net6", "hb0", "10.231.6.0/24", &data, json!({}));
+    // A port mapping gives each attachment rules of its own for GC to find.
+    let c = conf(
+        "net6",
+        "hb0",
+        "10.231.6.0/24",
+        &data,
+        json!({"runtimeConfig": {"portMappings": [{"hostPort": 9006, "containerPort": 80}]}}),
+    );
 
     let v = plugin(
         &host,

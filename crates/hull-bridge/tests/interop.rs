@@ -138,9 +138,12 @@ impl Chain<'_> {
 }
 
 /// Per-attachment rules are tagged `<network>:<id>/<ifname>`; the bridge's
-/// isolation rule (`bridge:<name>`) stays with the bridge.
+/// isolation rule (`bridge:<name>`) and the network's masquerade rule
+/// (`masq/<network> <subnet>`) stay with the bridge.
 fn no_attachment_rules(host: &Netns) -> bool {
-    host.nft_comments().iter().all(|c| c.starts_with("bridge:"))
+    host.nft_comments()
+        .iter()
+        .all(|c| c.starts_with("bridge:") || c.starts_with("masq/"))
 }
 
 fn reference_plugins_present(kinds: &[&str]) {

@@ -369,6 +369,16 @@ fn add_del_cycles_do_not_leak() {
     assert!(leases(&data.path.join("leak")).is_empty());
     assert!(host.links("veth").is_empty());
     assert!(a.links("veth").is_empty());
+    // What stays is the bridge's: its isolation rule and the network's one
+    // masquerade rule, until a GC finds no attachment left.
+    let mut comments = host.nft_comments();
+    comments.sort();
+    assert_eq!(comments, ["bridge:hb0", "masq/leak 10.231.26.0/28"]);
+    let mut gc: Value = serde_json::from_str(&c).expect("json");
+    gc["cniVersion"] = json!("1.1.0");
+    gc["cni.dev/valid-attachments"] = json!([]);
+    let r = plugin(&host, "GC", "", "", "", gc.to_string().as_bytes(), &[]);
+    assert!(r.ok, "GC: {}", r.stdout);
     assert_eq!(host.nft_comments(), vec!["bridge:hb0".to_string()]);
 }
 
