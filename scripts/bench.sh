@@ -12,6 +12,9 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 make -s release
+RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release -p hull-floor \
+    --target x86_64-unknown-linux-gnu
+FLOOR=$PWD/target/x86_64-unknown-linux-gnu/release/hull-floor
 HULL=$PWD/target/x86_64-unknown-linux-gnu/release/hull
 RUNC=$(command -v runc)
 out=target/bench; mkdir -p "$out"
@@ -68,8 +71,8 @@ echo "bench: exec /bin/true"
 $H run -d --bundle "$work/bundle-sleep" s1
 $R run -d --bundle "$work/bundle-sleep" s1
 hf exec_true -n hull "$H exec s1 /bin/true" -n runc "$R exec s1 /bin/true"
-echo "bench: the floor (unshare + chroot + exec)"
-hf floor -n floor "unshare --fork --pid --mount --uts --ipc --net --mount-proc=$work/bundle/rootfs/proc chroot $work/bundle/rootfs /bin/true" \
+echo "bench: the floor (the same namespaces, a fresh /proc, pivot_root and exec: crates/hull-floor)"
+hf floor -n floor "$FLOOR $work/bundle/rootfs /bin/true" \
     -n hull "$H run --bundle $work/bundle f1"
 echo "bench: CNI ADD + DEL, hull-bridge against the reference bridge + host-local"
 bash scripts/bench_cni.sh "$work/cni" "$PWD/target/x86_64-unknown-linux-gnu/release/hull-bridge" "$out"
