@@ -464,6 +464,8 @@ fn check(env: &CniEnv, conf: &NetConf, stdin: &[u8]) -> Result<(), CniError> {
         ipam::delegate(&ipam.kind, "CHECK", env, stdin)?;
     }
 
+    check_rules(env, conf, &mine)?;
+
     let mut nl = Netlink::open().map_err(nl_err)?;
     let br_name = conf.bridge_name();
     let br = nl
@@ -507,6 +509,41 @@ fn check(env: &CniEnv, conf: &NetConf, stdin: &[u8]) -> Result<(), CniError> {
         {
             return Err(check_failed(format!("route to {} is missing", r.dst)));
         }
+    }
+    Ok(())
+}
+
+/// CHECK's firewall part: the network's masquerade rule for each of our
+/// subnets, and this attachment's port-mapping rules.
+fn check_rules(env: &CniEnv, conf: &NetConf, mine: &[&IpConfig]) -> Result<(), CniError> {
+    // A mapping bound to a host address of the other family adds no rule.
+    let mapped = conf
+        .runtime_config
+        .port_mappings
+        .iter()
+        .any(|p| p.host_ip.is_none());
+    if !conf.ip_masq && !mapped {
+        return Ok(());
+    }
+    let rules = nft::list_rules()?;
+    let has = |tag: &str| rules.iter().any(|r| r.comment == tag);
+    if conf.ip_masq {
+        for ip in mine {
+            let tag = nft::masq_tag(&conf.name, &ip.address);
+            if !has(&tag) {
+                return Err(check_failed(format!(
+                    "the masquerade rule {tag:?} is missing from table inet {}",
+                    nft::TABLE
+                )));
+            }
+        }
+    }
+    let tag = nft::tag(&conf.name, &env.container_id, &env.ifname);
+    if mapped && !has(&tag) {
+        return Err(check_failed(format!(
+            "the port-mapping rules {tag:?} are missing from table inet {}",
+            nft::TABLE
+        )));
     }
     Ok(())
 }

@@ -109,19 +109,95 @@ fn add_ping_check_del() {
     assert!(a.no_reply(&ipb), "b still answers after DEL");
 }
 
+/// Deletes the rules of table inet hull-bridge whose comment is `comment`.
+fn delete_rule(host: &Netns, comment: &str) {
+    let out = host.exec(&["nft", "-j", "list", "table", "inet", "hull-bridge"]);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("nft json");
+    let mut n = 0;
+    for r in v["nftables"].as_array().into_iter().flatten() {
+        let r = &r["rule"];
+        if r["comment"] == comment {
+            let handle = r["handle"].to_string();
+            let chain = r["chain"].as_str().unwrap_or_default();
+            must(&[
+                "ip",
+                "netns",
+                "exec",
+                &host.name,
+                "nft",
+                "delete",
+                "rule",
+                "inet",
+                "hull-bridge",
+                chain,
+                "handle",
+                &handle,
+            ]);
+            n += 1;
+        }
+    }
+    assert!(n > 0, "no rule {comment:?}");
+}
+
+#[test]
+fn check_detects_missing_firewall_rules() {
+    let host = Netns::new("host");
+    let a = Netns::new("a");
+    let data = TempDir::new("data");
+    let c = conf(
+        "net8",
+        "hb0",
+        "10.231.8.0/24",
+        &data,
+        json!({"runtimeConfig": {"portMappings": [{"hostPort": 9008, "containerPort": 80}]}}),
+    );
+    let r = plugin(&host, "ADD", "ctr", &a.path(), "eth0", &c, &[]);
+    assert!(r.ok, "{}", r.stdout);
+    let cc = with_prev(&c, &r.json);
+    let chk = plugin(&host, "CHECK", "ctr", &a.path(), "eth0", &cc, &[]);
+    assert!(chk.ok, "CHECK: {}", chk.stdout);
+
+    delete_rule(&host, "net8:ctr/eth0");
+    let chk = plugin(&host, "CHECK", "ctr", &a.path(), "eth0", &cc, &[]);
+    assert!(!chk.ok, "CHECK passed without the port-mapping rules");
+    assert!(
+        chk.json["details"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("port-mapping rules \"net8:ctr/eth0\""),
+        "{}",
+        chk.stdout
+    );
+
+    delete_rule(&host, "masq/net8 10.231.8.0/24");
+    let chk = plugin(&host, "CHECK", "ctr", &a.path(), "eth0", &cc, &[]);
+    assert!(!chk.ok, "CHECK passed without the masquerade rule");
+    assert!(
+        chk.json["details"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("masquerade rule \"masq/net8 10.231.8.0/24\""),
+        "{}",
+        chk.stdout
+    );
+    // A later ADD on the network puts the masquerade rule back.
+    let r2 = plugin(&host, "ADD", "ctr2", &a.path(), "eth1", &c, &[]);
+    assert!(r2.ok, "{}", r2.stdout);
+    assert!(host
+        .nft_comments()
+        .contains(&"masq/net8 10.231.8.0/24".to_string()));
+    for (id, ifname) in [("ctr", "eth0"), ("ctr2", "eth1")] {
+        assert!(plugin(&host, "DEL", id, &a.path(), ifname, &c, &[]).ok);
+    }
+    assert!(leases(&data.path.join("net8")).is_empty());
+}
+
 #[test]
 fn check_detects_a_missing_address() {
     let host = Netns::new("host");
     let a = Netns::new("a");
     let data = TempDir::new("data");
-    // A port mapping gives each attachment rules of its own for GC to find.
-    let c = conf(
-        "net6",
-        "hb0",
-        "10.231.6.0/24",
-        &data,
-        json!({"runtimeConfig": {"portMappings": [{"hostPort": 9006, "containerPort": 80}]}}),
-    );
+    let c = conf("net6", "hb0", "10.231.6.0/24", &data, json!({}));
     let r = plugin(&host, "ADD", "ctr", &a.path(), "eth0", &c, &[]);
     assert!(r.ok, "{}", r.stdout);
     let cc = with_prev(&c, &r.json);
