@@ -8,7 +8,7 @@ CGROUP2_VM ?= ../shared/tools/cgroup2-vm
 export HULL_RUNTIME ?= $(CURDIR)/$(HULL)
 export HULL_PROBE ?= $(CURDIR)/$(PROBE)
 
-.PHONY: all build release probe deps deps-demo test lint unit conformance clients test-v2 demo bench clean
+.PHONY: all build release probe deps deps-demo test lint unit conformance conformance-release clients test-v2 demo bench clean
 
 all: build
 
@@ -16,12 +16,11 @@ build:
 	$(CARGO) build --workspace --bins
 
 # The binaries to install: static (no dynamic loader, no libc.so mapped:
-# faster to start and under 3 MiB of RSS), size-optimised (Cargo.toml).
-# An explicit --target keeps crt-static off the build scripts and proc-macros.
-RELEASE := target/x86_64-unknown-linux-gnu/release
+# faster to start and under 3 MiB of RSS), size-optimised (Cargo.toml), with
+# musl where the toolchain has it (scripts/release.sh says why), in
+# target/static/.
 release:
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p hull -p hull-bridge \
-	    --target x86_64-unknown-linux-gnu
+	bash scripts/release.sh
 
 # The probe runs inside busybox root filesystems: link it statically.
 probe:
@@ -40,6 +39,11 @@ unit: build
 conformance: build probe
 	$(CARGO) test -p hull-conformance
 
+# The same suite against the static release binary (musl where available),
+# the one `make release` and `make bench` give.
+conformance-release: release probe
+	HULL_RUNTIME=$(CURDIR)/target/static/hull $(CARGO) test -p hull-conformance
+
 # cgroup v2 suite: one VM boot runs every v2 test (crate checks and hull).
 test-v2: build
 	bash tests/v2/run-in-vm.sh
@@ -55,7 +59,7 @@ deps-demo:
 	bash scripts/deps.sh demo
 
 test: deps
-	$(MAKE) lint unit conformance clients test-v2
+	$(MAKE) lint unit conformance conformance-release clients test-v2
 
 demo: deps-demo build
 	bash scripts/demo.sh

@@ -11,11 +11,10 @@ done
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-make -s release
-RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release -p hull-floor \
-    --target x86_64-unknown-linux-gnu
-FLOOR=$PWD/target/x86_64-unknown-linux-gnu/release/hull-floor
-HULL=$PWD/target/x86_64-unknown-linux-gnu/release/hull
+# hull, hull-bridge and the floor, static and built alike (scripts/release.sh).
+bash scripts/release.sh hull-floor
+FLOOR=$PWD/target/static/hull-floor
+HULL=$PWD/target/static/hull
 RUNC=$(command -v runc)
 out=target/bench; mkdir -p "$out"
 work=$(mktemp -d /tmp/hull-bench.XXXXXX)
@@ -75,7 +74,7 @@ echo "bench: the floor (the same namespaces, a fresh /proc, pivot_root and exec:
 hf floor -n floor "$FLOOR $work/bundle/rootfs /bin/true" \
     -n hull "$H run --bundle $work/bundle f1"
 echo "bench: CNI ADD + DEL, hull-bridge against the reference bridge + host-local"
-bash scripts/bench_cni.sh "$work/cni" "$PWD/target/x86_64-unknown-linux-gnu/release/hull-bridge" "$out"
+bash scripts/bench_cni.sh "$work/cni" "$PWD/target/static/hull-bridge" "$out"
 # Peak RSS of the runtime during `create` (the init is a fork of it).
 # (time's report goes to a file: the init keeps the stdio it is given.)
 rss() { /usr/bin/time -o "$work/rss" -f %M "$@" </dev/null >/dev/null 2>&1; tail -n 1 "$work/rss"; }
@@ -85,4 +84,4 @@ $H delete --force m1 >/dev/null 2>&1 || true
 $R delete --force m1 >/dev/null 2>&1 || true
 hull_size=$(stat -c %s "$HULL")
 runc_size=$(stat -c %s "$RUNC")
-python3 scripts/bench_report.py "$out" "$hull_rss" "$runc_rss" "$hull_size" "$runc_size"
+python3 scripts/bench_report.py "$out" "$hull_rss" "$runc_rss" "$hull_size" "$runc_size" "$(cat target/static/TARGET)"

@@ -9,7 +9,7 @@ import platform
 import subprocess
 import sys
 
-out, hull_rss, runc_rss, hull_size, runc_size = sys.argv[1:6]
+out, hull_rss, runc_rss, hull_size, runc_size, target = sys.argv[1:7]
 rows = []
 raw = {}
 for name in ["run_true", "run_true_nonet", "lifecycle", "concurrent50", "exec_true", "floor", "cni_add_del"]:
@@ -24,6 +24,7 @@ for name in ["run_true", "run_true_nonet", "lifecycle", "concurrent50", "exec_tr
         rows.append((name, label, r["median"] * 1e3, r["min"] * 1e3, r["max"] * 1e3, ratio))
 raw["peak_rss_kib"] = {"hull": int(hull_rss), "runc": int(runc_rss)}
 raw["binary_bytes"] = {"hull": int(hull_size), "runc": int(runc_size)}
+raw["hull_target"] = target
 json.dump(raw, open(os.path.join(out, "results.json"), "w"), indent=1)
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -42,7 +43,7 @@ for name, label, med, mn, mx, ratio in rows:
 lines += [
     "",
     f"Peak RSS of `create`: hull {int(hull_rss)} KiB, runc {int(runc_rss)} KiB.",
-    f"Binary size: hull {int(hull_size) / 2**20:.2f} MiB (stripped release), runc {int(runc_size) / 2**20:.2f} MiB.",
+    f"Binary size: hull {int(hull_size) / 2**20:.2f} MiB (stripped, static, {target}), runc {int(runc_size) / 2**20:.2f} MiB.",
     END,
 ]
 table = "\n".join(lines)

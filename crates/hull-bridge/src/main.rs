@@ -16,6 +16,12 @@ mod plugin;
 mod result;
 mod version;
 
+/// With musl, dlmalloc instead of musl's own allocator (crates/hull/Cargo.toml
+/// says why).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 use std::io::Read;
 use std::process::ExitCode;
 

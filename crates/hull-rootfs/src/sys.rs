@@ -202,10 +202,16 @@ pub(crate) fn fs_magic(fd: BorrowedFd) -> io::Result<i64> {
     // SAFETY: `st` is valid for writes of one `struct statfs`.
     check(unsafe { libc::fstatfs(fd.as_raw_fd(), st.as_mut_ptr()) })?;
     // SAFETY: fstatfs succeeded, so it filled the struct.
-    // f_type is i64 on x86_64 but narrower on some targets.
+    let f_type = unsafe { st.assume_init() }.f_type;
+    // f_type is i64 with glibc, u64 with musl, narrower elsewhere; the
+    // magic numbers all fit.
     #[allow(clippy::useless_conversion)]
-    Ok(i64::from(unsafe { st.assume_init() }.f_type))
+    i64::try_from(f_type).map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))
 }
+
+/// statvfs's relatime bit (linux/statfs.h), which the libc crate names for
+/// glibc only.
+const ST_RELATIME: libc::c_ulong = 0x1000;
 
 /// Mount flags (`MS_*`) of the mount holding `fd`, from fstatvfs(3).
 pub(crate) fn mount_flags(fd: BorrowedFd) -> io::Result<libc::c_ulong> {
@@ -221,7 +227,7 @@ pub(crate) fn mount_flags(fd: BorrowedFd) -> io::Result<libc::c_ulong> {
         (libc::ST_NOEXEC, libc::MS_NOEXEC),
         (libc::ST_NOATIME, libc::MS_NOATIME),
         (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-        (libc::ST_RELATIME, libc::MS_RELATIME),
+        (ST_RELATIME, libc::MS_RELATIME),
     ];
     Ok(MAP
         .iter()

@@ -111,12 +111,14 @@ pub fn exec_through(
     stub_argv.push(std::ptr::null());
     // SAFETY: argv and envp are null-terminated arrays of NUL-terminated
     // strings that outlive the call; AT_EMPTY_PATH execs the fd itself.
+    // (The raw syscall: the libc crate has no execveat wrapper for musl.)
     unsafe {
-        libc::execveat(
+        libc::syscall(
+            libc::SYS_execveat,
             stub.as_raw_fd(),
             c"".as_ptr(),
-            stub_argv.as_ptr().cast::<*mut libc::c_char>(),
-            envp.as_ptr().cast::<*mut libc::c_char>(),
+            stub_argv.as_ptr(),
+            envp.as_ptr(),
             libc::AT_EMPTY_PATH,
         )
     };

@@ -8,24 +8,25 @@ use oci_spec::runtime::{
 
 use crate::error::{Error, Result};
 
-/// RLIMIT names of the spec to resource numbers.
-const RLIMITS: &[(&str, u32)] = &[
-    ("RLIMIT_AS", libc::RLIMIT_AS),
-    ("RLIMIT_CORE", libc::RLIMIT_CORE),
-    ("RLIMIT_CPU", libc::RLIMIT_CPU),
-    ("RLIMIT_DATA", libc::RLIMIT_DATA),
-    ("RLIMIT_FSIZE", libc::RLIMIT_FSIZE),
-    ("RLIMIT_LOCKS", libc::RLIMIT_LOCKS),
-    ("RLIMIT_MEMLOCK", libc::RLIMIT_MEMLOCK),
-    ("RLIMIT_MSGQUEUE", libc::RLIMIT_MSGQUEUE),
-    ("RLIMIT_NICE", libc::RLIMIT_NICE),
-    ("RLIMIT_NOFILE", libc::RLIMIT_NOFILE),
-    ("RLIMIT_NPROC", libc::RLIMIT_NPROC),
-    ("RLIMIT_RSS", libc::RLIMIT_RSS),
-    ("RLIMIT_RTPRIO", libc::RLIMIT_RTPRIO),
-    ("RLIMIT_RTTIME", libc::RLIMIT_RTTIME),
-    ("RLIMIT_SIGPENDING", libc::RLIMIT_SIGPENDING),
-    ("RLIMIT_STACK", libc::RLIMIT_STACK),
+/// RLIMIT names of the spec to resource numbers (c_int: glibc's constants
+/// are u32, musl's c_int).
+const RLIMITS: &[(&str, libc::c_int)] = &[
+    ("RLIMIT_AS", libc::RLIMIT_AS as libc::c_int),
+    ("RLIMIT_CORE", libc::RLIMIT_CORE as libc::c_int),
+    ("RLIMIT_CPU", libc::RLIMIT_CPU as libc::c_int),
+    ("RLIMIT_DATA", libc::RLIMIT_DATA as libc::c_int),
+    ("RLIMIT_FSIZE", libc::RLIMIT_FSIZE as libc::c_int),
+    ("RLIMIT_LOCKS", libc::RLIMIT_LOCKS as libc::c_int),
+    ("RLIMIT_MEMLOCK", libc::RLIMIT_MEMLOCK as libc::c_int),
+    ("RLIMIT_MSGQUEUE", libc::RLIMIT_MSGQUEUE as libc::c_int),
+    ("RLIMIT_NICE", libc::RLIMIT_NICE as libc::c_int),
+    ("RLIMIT_NOFILE", libc::RLIMIT_NOFILE as libc::c_int),
+    ("RLIMIT_NPROC", libc::RLIMIT_NPROC as libc::c_int),
+    ("RLIMIT_RSS", libc::RLIMIT_RSS as libc::c_int),
+    ("RLIMIT_RTPRIO", libc::RLIMIT_RTPRIO as libc::c_int),
+    ("RLIMIT_RTTIME", libc::RLIMIT_RTTIME as libc::c_int),
+    ("RLIMIT_SIGPENDING", libc::RLIMIT_SIGPENDING as libc::c_int),
+    ("RLIMIT_STACK", libc::RLIMIT_STACK as libc::c_int),
 ];
 
 pub fn set_rlimits(process: &Process) -> Result<()> {
