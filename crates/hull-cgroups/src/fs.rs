@@ -96,6 +96,12 @@ pub(crate) fn procs(dir: &Path) -> Result<Vec<i32>, CgroupError> {
 /// Removes `dir` and every cgroup below it, deepest first, retrying EBUSY
 /// briefly (the kernel frees a cgroup a moment after its last task exits).
 pub(crate) fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
+    // The usual case, a leaf cgroup with no task left, needs no listing.
+    match fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),

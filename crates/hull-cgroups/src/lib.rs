@@ -108,7 +108,7 @@ pub struct Manager {
     roots: BTreeMap<PathBuf, PathBuf>,
 }
 
-fn hierarchy_root(p: &Path) -> PathBuf {
+fn hierarchy_root(p: &Path, layout: Layout) -> PathBuf {
     // Directory under /sys/fs/cgroup/<name> (v1, hybrid unified) or /sys/fs/cgroup (v2).
     let base = Path::new(CGROUP_ROOT);
     match p
@@ -116,7 +116,7 @@ fn hierarchy_root(p: &Path) -> PathBuf {
         .ok()
         .and_then(|r| r.components().next())
     {
-        Some(first) if detect().ok() != Some(Layout::V2) => base.join(first),
+        Some(first) if layout != Layout::V2 => base.join(first),
         _ => base.to_path_buf(),
     }
 }
@@ -178,7 +178,7 @@ impl Manager {
         let roots = p
             .dirs()
             .into_iter()
-            .map(|d| (d.to_path_buf(), hierarchy_root(d)))
+            .map(|d| (d.to_path_buf(), hierarchy_root(d, p.layout)))
             .collect();
         Manager { paths: p, roots }
     }
@@ -191,7 +191,7 @@ impl Manager {
         self.roots
             .get(d)
             .cloned()
-            .unwrap_or_else(|| hierarchy_root(d))
+            .unwrap_or_else(|| hierarchy_root(d, self.paths.layout))
     }
 
     /// Creates the cgroup in every hierarchy; an existing one is joined as is.

@@ -221,9 +221,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     record.pid = pid;
     record.pid_start_time = hull_sys::process_start_time(pid)
         .map_err(|e| Error::sys("read the init's start time", e))?;
-    if let Some(l) = &cleanup.locked {
-        l.write(&record)?;
-    }
+    // No state write here: until `create` is done, other commands wait for
+    // its lock, and if it is killed the init dies with it (PDEATHSIG) and
+    // `delete --force` empties the cgroup, which the first record names.
     talk_to_init(&parent_end, pid, spec, &cgroup, &record)?;
     record.ready = true;
     let locked = cleanup
