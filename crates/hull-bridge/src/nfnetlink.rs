@@ -322,6 +322,63 @@ pub fn delete_rules(table: &str, rules: &[Rule]) -> Result<(), NfError> {
 mod tests {
     use super::*;
 
+    /// Runs `f` on a thread of its own in a new network namespace (unshare
+    /// moves only the calling thread), so nothing reaches the host's tables.
+    fn in_private_netns(f: impl FnOnce() + Send + 'static) {
+        std::thread::spawn(move || {
+            // SAFETY: unshare on this thread only; it owns no other state.
+            let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+            assert_eq!(r, 0, "unshare: {}", io::Error::last_os_error());
+            f();
+        })
+        .join()
+        .expect("netns thread");
+    }
+
+    fn nft(args: &str) {
+        let ok = std::process::Command::new("nft")
+            .args(args.split(' '))
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "nft {args}");
+    }
+
+    #[test]
+    fn rules_are_listed_and_deleted_over_netlink() {
+        in_private_netns(|| {
+            assert_eq!(list_rules("hbtest").expect("list"), Vec::new(), "no table");
+            nft("add table inet hbtest");
+            nft("add chain inet hbtest c");
+            nft("add rule inet hbtest c counter comment a/b");
+            nft("add rule inet hbtest c counter");
+            let rules = list_rules("hbtest").expect("list");
+            assert_eq!(rules.len(), 2, "{rules:?}");
+            assert_eq!(
+                (rules[0].chain.as_str(), rules[0].comment.as_str()),
+                ("c", "a/b")
+            );
+            assert_eq!(rules[1].comment, "");
+            // A handle that is not there fails the whole batch, by ENOENT.
+            let mut bogus = rules[0].clone();
+            bogus.handle += 1000;
+            let err = delete_rules("hbtest", &[rules[0].clone(), bogus]).expect_err("bogus");
+            assert!(
+                matches!(
+                    err,
+                    NfError::Kernel {
+                        errno: Errno::ENOENT,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            assert_eq!(list_rules("hbtest").expect("list").len(), 2, "not atomic");
+            delete_rules("hbtest", &rules[..1]).expect("delete");
+            let left = list_rules("hbtest").expect("list");
+            assert_eq!(left, rules[1..].to_vec());
+        });
+    }
+
     #[test]
     fn comment_is_found_among_user_data_tlvs() {
         // An unknown TLV first, then the comment with its NUL.

@@ -305,9 +305,21 @@ pub fn list_rules() -> Result<Vec<nfnetlink::Rule>, NftError> {
 
 fn delete_where(keep: impl Fn(&nfnetlink::Rule) -> bool) -> Result<usize, NftError> {
     let _lock = NftLock::take()?;
-    let doomed: Vec<nfnetlink::Rule> = list_rules()?.into_iter().filter(|r| !keep(r)).collect();
-    nfnetlink::delete_rules(TABLE, &doomed)?;
-    Ok(doomed.len())
+    // Our lock keeps other hull-bridge runs out, not `nft` itself: a rule
+    // deleted by someone else between the listing and the batch fails the
+    // batch with ENOENT, and a fresh listing settles it.
+    let mut tries = 0;
+    loop {
+        let doomed: Vec<nfnetlink::Rule> = list_rules()?.into_iter().filter(|r| !keep(r)).collect();
+        match nfnetlink::delete_rules(TABLE, &doomed) {
+            Ok(()) => return Ok(doomed.len()),
+            Err(NfError::Kernel {
+                errno: nix::errno::Errno::ENOENT,
+                ..
+            }) if tries < 2 => tries += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Deletes the rules of one attachment; nothing to delete is fine, and so
