@@ -275,17 +275,6 @@ pub fn add(att: &Attachment) -> Result<(), NftError> {
             ));
         }
     }
-    if !att.masq {
-        // The network's config says no masquerading (it may have said so
-        // before): its rules go, for the containers already on it too.
-        let prefix = format!("masq/{} ", att.network);
-        let stale: Vec<_> = existing
-            .iter()
-            .filter(|r| r.comment.starts_with(&prefix))
-            .cloned()
-            .collect();
-        nfnetlink::delete_rules(TABLE, &stale)?;
-    }
     if rules.is_empty() {
         return Ok(());
     }
@@ -322,13 +311,26 @@ fn delete_where(keep: impl Fn(&nfnetlink::Rule) -> bool) -> Result<usize, NftErr
     }
 }
 
-/// Deletes the rules of one attachment; nothing to delete is fine, and so
-/// is a kernel without nf_tables (then no rule can exist).
-pub fn del(tag: &str) -> Result<usize, NftError> {
-    match delete_where(|r| r.comment != tag) {
+/// Nothing to delete is fine, and so is a kernel without nf_tables (then
+/// no rule can exist).
+fn tolerate_no_nftables(r: Result<usize, NftError>) -> Result<usize, NftError> {
+    match r {
         Err(NftError::Netlink(e)) if e.no_nftables() => Ok(0),
         other => other,
     }
+}
+
+/// Deletes the rules of one attachment.
+pub fn del(tag: &str) -> Result<usize, NftError> {
+    tolerate_no_nftables(delete_where(|r| r.comment != tag))
+}
+
+/// Deletes the network's masquerade rules: its config says `ipMasq: false`
+/// now (it may have said true before), for the containers already on it
+/// too.
+pub fn del_masq(network: &str) -> Result<usize, NftError> {
+    let prefix = format!("masq/{network} ");
+    tolerate_no_nftables(delete_where(|r| !r.comment.starts_with(&prefix)))
 }
 
 /// Deletes every per-container rule of `network` whose tag is not in

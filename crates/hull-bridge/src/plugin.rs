@@ -356,6 +356,9 @@ fn attach(
             ports: &conf.runtime_config.port_mappings,
         })?;
     }
+    if !conf.ip_masq {
+        nft::del_masq(&conf.name)?;
+    }
 
     let mut routes = leases.routes.clone();
     if conf.is_default_gateway {

@@ -236,7 +236,8 @@ fn masquerade_hides_container_addresses() {
         "hb0",
         "10.231.14.0/24",
         &data,
-        json!({"ipMasq": false}),
+        // Without isolation either, no other rule brings nft into the ADD.
+        json!({"ipMasq": false, "isolateBridges": false}),
     );
     let r = plugin(&host, "ADD", "m", &a.path(), "eth0", &nomasq, &[]);
     assert!(r.ok, "{}", r.stdout);

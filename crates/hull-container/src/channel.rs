@@ -77,6 +77,31 @@ impl Channel {
         Ok(())
     }
 
+    /// Parent side: sends `Go`. A child that failed before it read `Go`
+    /// (joining its cgroup) has left its reason in the socket and gone, so
+    /// the send fails: that reason, through `failed`, is then the error.
+    pub fn send_go(&self, failed: impl FnOnce(String) -> Error) -> Result<()> {
+        let Err(e) = self.send(&Message::Go) else {
+            return Ok(());
+        };
+        match self.recv_with_fd() {
+            Ok(Some((Message::Failed(why), _))) => Err(failed(why)),
+            _ => Err(e),
+        }
+    }
+
+    /// Child side, first thing after the clone: joins the v1 cgroups of
+    /// `placement`; on failure tells the parent why and exits with `status`.
+    pub fn join_cgroup_or_exit(&self, placement: &hull_cgroups::Placement, status: i32) {
+        if let Err(e) = placement.join_v1() {
+            let _ = self.send(&Message::Failed(format!(
+                "join the container's cgroup: {e}"
+            )));
+            // SAFETY: a forked child leaves without running the parent's cleanup.
+            unsafe { libc::_exit(status) };
+        }
+    }
+
     /// Sends `msg` with `fd` attached.
     pub fn send_with_fd(&self, msg: &Message, fd: std::os::fd::RawFd) -> Result<()> {
         let data = serde_json::to_vec(msg).map_err(|e| Error::Other(e.to_string()))?;

@@ -132,12 +132,8 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         drop(tty_receiver);
         // SAFETY: closing the child's copy of the lock fd; the parent keeps its own.
         unsafe { libc::close(lock_fd) };
-        if let Some(Err(e)) = placement.as_ref().map(|p| p.join_v1()) {
-            let _ = child_end.send(&Message::Failed(format!(
-                "join the container's cgroup: {e}"
-            )));
-            // SAFETY: a forked child leaves without running the parent's cleanup.
-            unsafe { libc::_exit(127) };
+        if let Some(p) = &placement {
+            child_end.join_cgroup_or_exit(p, 127);
         }
         let err = child(ChildSetup {
             spec: &spec,
@@ -155,12 +151,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     }
     drop((child_end, console, placement, root));
     let started = (|| {
-        if let Err(e) = parent_end.send(&Message::Go) {
-            if let Ok(Some((Message::Failed(why), _))) = parent_end.recv_with_fd() {
-                return Err(Error::Other(why));
-            }
-            return Err(e);
-        }
+        parent_end.send_go(Error::Other)?;
         loop {
             match parent_end.recv_with_fd()? {
                 None => return Ok(()),

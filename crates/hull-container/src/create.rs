@@ -179,13 +179,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         // running that nobody knows about. Cleared once setup is done.
         // SAFETY: prctl on ourselves.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-        if let Err(e) = placement.join_v1() {
-            let _ = child_end.send(&Message::Failed(format!(
-                "join the container's cgroup: {e}"
-            )));
-            // SAFETY: a forked child leaves without running the parent's cleanup.
-            unsafe { libc::_exit(1) };
-        }
+        child_end.join_cgroup_or_exit(&placement, 1);
         if !config::new_namespace(spec, LinuxNamespaceType::User) {
             init::make_unreachable();
         }
@@ -274,14 +268,7 @@ fn talk_to_init(
         let _ = chan.send(&Message::Failed(format!("parent setup failed: {e}")));
         return Err(e);
     }
-    if let Err(e) = chan.send(&Message::Go) {
-        // The init may have failed on its own (joining its cgroup): its
-        // reason is waiting in the channel.
-        if let Ok(Some((Message::Failed(why), _))) = chan.recv_with_fd() {
-            return Err(Error::Init(why));
-        }
-        return Err(e);
-    }
+    chan.send_go(Error::Init)?;
     loop {
         let Some((msg, fd)) = chan.recv_with_fd()? else {
             return Err(Error::Init("the container init exited during setup".into()));
