@@ -327,3 +327,90 @@ fn runtime_kill_after_the_program_exited_says_container_not_running() {
     assert!(w.rt(&["delete", "c1"]).status.success());
     assert!(w.root_is_empty());
 }
+
+// `run` starts its init over the setup channel, not `start`'s socket: the
+// hooks must still run, in order, with the state on stdin, and
+// startContainer inside the container.
+#[test]
+fn runtime_run_runs_every_hook_in_order() {
+    let w = World::new("run-hooks");
+    let log = w.dir.join("hooks.log");
+    let mut b = w.bundle("b", &["true"]);
+    let hook_to = |name: &str, log: &str| json!({ "path": "/bin/sh", "args": ["sh", "-c", format!("read -r s; case \"$s\" in *'\"id\":\"c1\"'*) echo {name} >> {log};; *) echo {name}-nostate >> {log};; esac")] });
+    let host_log = log.display().to_string();
+    let hook = |name: &str| hook_to(name, &host_log);
+    b.config["hooks"] = json!({
+        "prestart": [hook("prestart")],
+        "createRuntime": [hook("createRuntime")],
+        "createContainer": [hook("createContainer")],
+        "startContainer": [hook_to("startContainer", "/start.log")],
+        "poststart": [hook("poststart")],
+        "poststop": [hook("poststop")]
+    });
+    b.save();
+    let o = w.rt(&["run", "--bundle", b.path(), "c1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        got.lines().collect::<Vec<_>>(),
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ],
+        "{got}"
+    );
+    let inside = std::fs::read_to_string(b.rootfs().join("start.log")).unwrap_or_default();
+    assert_eq!(inside, "startContainer\n");
+    assert!(w.root_is_empty(), "run leaves its container behind");
+}
+
+#[test]
+fn runtime_run_with_a_failing_start_container_hook_fails_and_leaves_nothing() {
+    let w = World::new("run-start-fail");
+    let mut b = w.bundle("b", &["sh", "-c", "echo ran > /ran"]);
+    b.config["hooks"] = json!({ "startContainer": [{ "path": "/bin/false" }] });
+    b.save();
+    let o = w.rt(&["run", "--bundle", b.path(), "c1"]);
+    assert!(!o.status.success(), "run with a failing hook succeeded");
+    assert!(stderr(&o).contains("startContainer"), "{}", stderr(&o));
+    assert!(!b.rootfs().join("ran").exists(), "the program ran");
+    assert!(w.root_is_empty(), "state left behind");
+    assert!(mounts_under(&b.dir).is_empty(), "mounts left behind");
+    let cgroup = b.config["linux"]["cgroupsPath"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(!cgroup.is_empty());
+    assert!(cgroups_named(cgroup).is_empty(), "cgroups left behind");
+}
+
+#[test]
+fn runtime_run_detached_leaves_the_container_running() {
+    let w = World::new("run-detach");
+    let b = w.bundle("b", &["sleep", "30"]);
+    b.save();
+    let pidfile = w.dir.join("run.pid");
+    let o = w.rt(&[
+        "run",
+        "-d",
+        "--bundle",
+        b.path(),
+        "--pid-file",
+        pidfile.to_str().unwrap_or(""),
+        "c1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let state = w.state("c1");
+    assert_eq!(state["status"], "running");
+    let text = std::fs::read_to_string(&pidfile).unwrap_or_default();
+    assert_eq!(
+        json!(text.trim().parse::<i64>().unwrap_or(-1)),
+        state["pid"]
+    );
+    assert!(w.rt(&["kill", "c1", "KILL"]).status.success());
+    assert!(w.wait_status("c1", "stopped"));
+    assert!(w.rt(&["delete", "c1"]).status.success());
+    assert!(w.root_is_empty(), "state left behind");
+}

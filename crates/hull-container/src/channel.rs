@@ -18,6 +18,10 @@ pub enum Message {
     HooksDone { state: String },
     /// Init -> parent: everything is set up; waiting for `start`.
     Created,
+    /// Parent -> init, for `run` only: start now, with the state the
+    /// startContainer hooks get. The init answers `Failed`, or closes the
+    /// channel when it execs (the fd is close-on-exec).
+    Start { state: String },
     /// Init -> parent, with the listener fd attached: the seccomp filter has
     /// SCMP_ACT_NOTIFY rules; hand the fd to `linux.seccomp.listenerPath`.
     SeccompListener,

@@ -28,6 +28,10 @@ pub struct CreateOptions {
     /// Foreground `run` with a terminal and no console socket: hull relays
     /// the terminal itself (the master comes back on `Created::tty_master`).
     pub relay_tty: bool,
+    /// `run`: the init takes its `start` over the setup channel (returned in
+    /// `Created::channel`) instead of a start socket, and the `created`
+    /// record is not written: `run` writes the running one.
+    pub start_now: bool,
 }
 
 /// A created container: its record, and the lock held on its directory.
@@ -37,6 +41,8 @@ pub struct Created {
     pub bundle: Bundle,
     /// Where the pty master arrives when `relay_tty` was asked.
     pub tty_receiver: Option<std::os::fd::OwnedFd>,
+    /// With `start_now`: the channel to the waiting init.
+    pub channel: Option<Channel>,
 }
 
 /// Undoes a half-made container unless disarmed.
@@ -136,7 +142,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
 
     let min_fd = 3 + preserve_fds as i32;
     let dir = cleanup_dir(&cleanup);
-    let start_listener = unix_socket::listen(&dir.join(START_SOCKET), min_fd)?;
+    let start_listener = if opts.start_now {
+        None
+    } else {
+        Some(unix_socket::listen(&dir.join(START_SOCKET), min_fd)?)
+    };
     let terminal = spec
         .process()
         .as_ref()
@@ -224,7 +234,14 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         .locked
         .take()
         .ok_or_else(|| Error::Other("lost lock".into()))?;
-    let write = locked.write(&record).and_then(|()| match &opts.pid_file {
+    // With `start_now` the lock stays held until `run` has started the
+    // init and written the running record: nobody can see this one.
+    let write = if opts.start_now {
+        Ok(())
+    } else {
+        locked.write(&record)
+    };
+    let write = write.and_then(|()| match &opts.pid_file {
         Some(p) => write_pid_file(p, pid),
         None => Ok(()),
     });
@@ -240,6 +257,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         locked,
         bundle,
         tty_receiver,
+        channel: opts.start_now.then_some(parent_end),
     })
 }
 

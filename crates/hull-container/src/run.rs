@@ -49,11 +49,17 @@ pub fn run(store: &Store, opts: &RunOptions) -> Result<i32> {
     }
     let mut create_opts = opts.create.clone();
     create_opts.relay_tty = !opts.detach && create_opts.console_socket.is_none();
+    create_opts.start_now = true;
     let created = create::create(store, &create_opts)?;
     let tty_receiver = created.tty_receiver;
     let mut rec = created.record;
     let locked = created.locked;
-    if let Err(e) = crate::start::start_locked(&locked, &mut rec) {
+    let started = match &created.channel {
+        Some(chan) => crate::start::start_over_channel(chan, &locked, &mut rec),
+        None => crate::start::start_locked(&locked, &mut rec),
+    };
+    drop(created.channel);
+    if let Err(e) = started {
         let _ = crate::delete::destroy(locked, &rec, Status::Created);
         return Err(e);
     }

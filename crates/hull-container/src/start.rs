@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 
+use crate::channel::{Channel, Message};
 use crate::error::{Error, Result};
 use crate::state_store::{Locked, Record, Store, START_SOCKET};
 use crate::status::{self, Status};
@@ -44,6 +45,26 @@ pub(crate) fn start_locked(locked: &Locked, rec: &mut Record) -> Result<()> {
     if !reply.is_empty() {
         return Err(Error::Init(reply));
     }
+    mark_started(locked, rec)
+}
+
+/// `run`'s start: the init created with `start_now` waits on its setup
+/// channel, so no start socket is made, connected or removed.
+pub(crate) fn start_over_channel(chan: &Channel, locked: &Locked, rec: &mut Record) -> Result<()> {
+    let state = status::hook_state(rec, Status::Created);
+    chan.send(&Message::Start { state })?;
+    match chan.recv()? {
+        // The init execed: its end of the channel closed with the exec.
+        None => {}
+        Some(Message::Failed(why)) => return Err(Error::Init(why)),
+        Some(other) => return Err(Error::Init(format!("unexpected message {other:?}"))),
+    }
+    mark_started(locked, rec)
+}
+
+/// Records the running container and runs the poststart hooks.
+fn mark_started(locked: &Locked, rec: &mut Record) -> Result<()> {
+    rec.ready = true;
     rec.started = true;
     locked.write(rec)?;
     if !rec.poststart.is_empty() {

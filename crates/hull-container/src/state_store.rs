@@ -187,6 +187,16 @@ impl Locked {
     }
 
     pub fn remove(self) -> Result<()> {
+        // The usual contents by name, then the directory: a third of the
+        // system calls of a recursive removal (which lists and stats).
+        for name in [STATE_FILE, START_SOCKET] {
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+        match std::fs::remove_dir(&self.dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(_) => {}
+        }
         match std::fs::remove_dir_all(&self.dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -199,6 +199,7 @@ struct CriuArgs {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Create a container
     Create(CreateArgs),
@@ -382,6 +383,7 @@ fn create_options(a: CreateArgs, systemd: bool) -> CreateOptions {
         preserve_fds: a.preserve_fds,
         systemd_cgroup: systemd,
         relay_tty: false,
+        start_now: false,
     }
 }
 

@@ -32,8 +32,9 @@ pub struct InitContext<'a> {
     pub preserve_fds: u32,
     /// Connected `--console-socket`, when the process has a terminal.
     pub console_socket: Option<OwnedFd>,
-    /// Listening socket `start` connects to.
-    pub start_listener: OwnedFd,
+    /// Listening socket `start` connects to; `None` for `run`, whose
+    /// `start` comes over `channel`.
+    pub start_listener: Option<OwnedFd>,
     pub channel: Channel,
 }
 
@@ -58,7 +59,10 @@ pub fn run(ctx: InitContext) -> ! {
                 eprintln!("hull init: {e}");
                 exit(1);
             }
-            wait_for_start_and_exec(&ctx, program.as_deref())
+            match &ctx.start_listener {
+                Some(listener) => wait_for_start_and_exec(&ctx, listener, program.as_deref()),
+                None => start_from_channel(&ctx, program.as_deref()),
+            }
         }
         Err(e) => {
             let _ = ctx.channel.send(&Message::Failed(e.to_string()));
@@ -361,13 +365,17 @@ fn open_in_root(path: &std::path::Path) -> std::io::Result<OwnedFd> {
 
 /// Blocks until `hull start` connects, then runs startContainer hooks and
 /// execs the program. Errors go back to `start` over its connection.
-fn wait_for_start_and_exec(ctx: &InitContext, program: Option<&std::path::Path>) -> i32 {
+fn wait_for_start_and_exec(
+    ctx: &InitContext,
+    listener: &OwnedFd,
+    program: Option<&std::path::Path>,
+) -> i32 {
     // The channel to `create` is done; `start` is the next one to talk to.
     let conn = loop {
         // SAFETY: accept on our listening socket; the new fd is ours.
         let fd = unsafe {
             libc::accept4(
-                ctx.start_listener.as_raw_fd(),
+                listener.as_raw_fd(),
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
                 libc::SOCK_CLOEXEC,
@@ -382,17 +390,31 @@ fn wait_for_start_and_exec(ctx: &InitContext, program: Option<&std::path::Path>)
         }
     };
     let mut conn = conn;
-    let err = start_and_exec(ctx, &mut conn, program);
+    let err = match read_start_request(&mut conn) {
+        Ok(state) => exec_started(ctx, program, &state),
+        Err(e) => e,
+    };
     let _ = conn.write_all(err.to_string().as_bytes());
     127
 }
 
-fn start_and_exec(
-    ctx: &InitContext,
-    conn: &mut std::fs::File,
-    program: Option<&std::path::Path>,
-) -> Error {
-    // `start` sends the state the startContainer hooks get on stdin.
+/// `run`'s start: the request comes over the setup channel, and so does an
+/// error; a successful exec closes the channel.
+fn start_from_channel(ctx: &InitContext, program: Option<&std::path::Path>) -> i32 {
+    let err = match ctx.channel.recv() {
+        Ok(Some(Message::Start { state })) => exec_started(ctx, program, &state),
+        // `run` gave up (its error is its own to report).
+        Ok(None) => return 1,
+        Ok(Some(other)) => Error::Init(format!("unexpected message {other:?}")),
+        Err(e) => e,
+    };
+    let _ = ctx.channel.send(&Message::Failed(err.to_string()));
+    127
+}
+
+/// `start` sends the state the startContainer hooks get on stdin, ending
+/// with a newline.
+fn read_start_request(conn: &mut std::fs::File) -> Result<String> {
     let mut state = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -405,20 +427,24 @@ fn start_and_exec(
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Error::sys("read start request", e),
+            Err(e) => return Err(Error::sys("read start request", e)),
         }
     }
+    Ok(String::from_utf8_lossy(&state).trim_end().to_string())
+}
+
+/// Runs startContainer hooks and execs the program; returns only on failure.
+fn exec_started(ctx: &InitContext, program: Option<&std::path::Path>, state: &str) -> Error {
     let spec = spec(ctx);
     let (Some(process), Some(program)) = (spec.process(), program) else {
         return no_process();
     };
-    let state = String::from_utf8_lossy(&state);
     if let Some(h) = spec
         .hooks()
         .as_ref()
         .and_then(|h| h.start_container().as_ref())
     {
-        if let Err(e) = crate::hooks::run_all("startContainer", h, state.trim_end()) {
+        if let Err(e) = crate::hooks::run_all("startContainer", h, state) {
             return e;
         }
     }
