@@ -11,6 +11,15 @@ use crate::error::{Error, Result};
 pub enum Message {
     /// Parent -> init: id mappings written and cgroups joined; go on.
     Go,
+    /// Parent -> init, right after `Go`: the compiled `linux.seccomp`, its
+    /// instructions in the next packet (see [`Channel::send_seccomp`]).
+    Seccomp {
+        flags: libc::c_ulong,
+        notify: bool,
+        warnings: Vec<String>,
+    },
+    /// Parent -> init, right after `Go`: the config has no seccomp filter.
+    NoSeccomp,
     /// Init -> parent: the mounts are done; run prestart and createRuntime
     /// hooks now, before pivot_root.
     RunCreateHooks,
@@ -63,22 +72,7 @@ pub fn pair(min_fd: i32) -> Result<(Channel, Channel)> {
 impl Channel {
     pub fn send(&self, msg: &Message) -> Result<()> {
         let data = serde_json::to_vec(msg).map_err(|e| Error::Other(e.to_string()))?;
-        // SAFETY: sends `data.len()` bytes from a live buffer.
-        let n = unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                data.as_ptr().cast(),
-                data.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if n < 0 {
-            return Err(Error::sys(
-                "send to container init",
-                std::io::Error::last_os_error(),
-            ));
-        }
-        Ok(())
+        self.send_bytes(&data)
     }
 
     /// Parent side: sends `Go`. A child that failed before it read `Go`
@@ -106,6 +100,82 @@ impl Channel {
         }
     }
 
+    /// Parent side: the compiled filter, or that there is none. The parent
+    /// compiles it after the clone, while the init makes its mounts, and
+    /// the init takes it once they are done (`recv_seccomp`).
+    pub fn send_seccomp(&self, compiled: Option<&hull_seccomp::Compiled>) -> Result<()> {
+        let Some(c) = compiled else {
+            return self.send(&Message::NoSeccomp);
+        };
+        self.send(&Message::Seccomp {
+            flags: c.flags,
+            notify: c.notify,
+            warnings: c.warnings.clone(),
+        })?;
+        self.send_bytes(&c.program.to_bytes())
+    }
+
+    /// Init side: what `send_seccomp` sent; a `Failed` from the parent (the
+    /// profile did not compile) becomes the error.
+    pub fn recv_seccomp(&self) -> Result<Option<hull_seccomp::Compiled>> {
+        let (flags, notify, warnings) = match self.recv()? {
+            Some(Message::Seccomp {
+                flags,
+                notify,
+                warnings,
+            }) => (flags, notify, warnings),
+            Some(Message::NoSeccomp) => return Ok(None),
+            Some(Message::Failed(why)) => return Err(Error::Init(why)),
+            other => return Err(Error::Init(format!("unexpected message {other:?}"))),
+        };
+        let bytes = self.recv_bytes()?;
+        let program = hull_seccomp::Program::from_bytes(&bytes)
+            .ok_or_else(|| Error::Init("bad seccomp program from create".into()))?;
+        Ok(Some(hull_seccomp::Compiled {
+            program,
+            flags,
+            notify,
+            warnings,
+        }))
+    }
+
+    fn send_bytes(&self, data: &[u8]) -> Result<()> {
+        // SAFETY: sends `data.len()` bytes from a live buffer.
+        let n = unsafe {
+            libc::send(
+                self.fd.as_raw_fd(),
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            return Err(Error::sys(
+                "send to container init",
+                std::io::Error::last_os_error(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// One packet as it came; empty at EOF.
+    fn recv_bytes(&self) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: receives into a buffer of the length we pass.
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n >= 0 {
+                buf.truncate(n as usize);
+                return Ok(buf);
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Error::sys("receive from container init", err));
+            }
+        }
+    }
+
     /// Sends `msg` with `fd` attached.
     pub fn send_with_fd(&self, msg: &Message, fd: std::os::fd::RawFd) -> Result<()> {
         let data = serde_json::to_vec(msg).map_err(|e| Error::Other(e.to_string()))?;
@@ -127,25 +197,13 @@ impl Channel {
 
     /// Receives one message; `None` when the other end closed.
     pub fn recv(&self) -> Result<Option<Message>> {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            // SAFETY: receives into a buffer of the length we pass.
-            let n =
-                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 0 {
-                let err = std::io::Error::last_os_error();
-                if err.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(Error::sys("receive from container init", err));
-            }
-            if n == 0 {
-                return Ok(None);
-            }
-            return serde_json::from_slice(&buf[..n as usize])
-                .map(Some)
-                .map_err(|e| Error::Other(format!("bad message from container init: {e}")));
+        let buf = self.recv_bytes()?;
+        if buf.is_empty() {
+            return Ok(None);
         }
+        serde_json::from_slice(&buf)
+            .map(Some)
+            .map_err(|e| Error::Other(format!("bad message from container init: {e}")))
     }
 }
 

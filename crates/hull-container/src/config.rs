@@ -12,9 +12,6 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub spec: Spec,
     pub rootfs: PathBuf,
-    /// `linux.seccomp`, compiled once here: the init (a fork-style copy of
-    /// `create`) installs this program without compiling again.
-    pub seccomp: Option<hull_seccomp::Compiled>,
 }
 
 pub fn load_bundle(dir: &Path) -> Result<Bundle> {
@@ -36,13 +33,7 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
         )));
     }
     validate(&spec)?;
-    let seccomp = compile_seccomp(&spec)?;
-    Ok(Bundle {
-        dir,
-        spec,
-        rootfs,
-        seccomp,
-    })
+    Ok(Bundle { dir, spec, rootfs })
 }
 
 /// Parses a spec, naming the JSON path of the first bad field. The path is
@@ -120,9 +111,12 @@ fn validate(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// Compiles `linux.seccomp` before anything is made, so that a bad profile
-/// fails `create` (with noNewPrivileges the filter is only installed right
-/// before the exec, after `start`) and leaves nothing behind.
+/// Compiles `linux.seccomp`. `create` does it once, after the clone and
+/// while the init makes its mounts (the compile is off the critical path),
+/// and hands the program to the init; a bad profile fails `create` then,
+/// not at `start` (with noNewPrivileges the filter is only installed right
+/// before the exec), and the cleanup of a failed `create` removes what was
+/// made.
 pub fn compile_seccomp(spec: &Spec) -> Result<Option<hull_seccomp::Compiled>> {
     let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
         return Ok(None);

@@ -287,6 +287,15 @@ fn talk_to_init(
         return Err(e);
     }
     chan.send_go(Error::Init)?;
+    // The init makes its mounts meanwhile and takes the filter after them.
+    let sent = config::compile_seccomp(spec).and_then(|c| {
+        chan.send_seccomp(c.as_ref())
+            .map_err(|e| child_reason(chan).unwrap_or(e))
+    });
+    if let Err(e) = sent {
+        let _ = chan.send(&Message::Failed(e.to_string()));
+        return Err(e);
+    }
     loop {
         let Some((msg, fd)) = chan.recv_with_fd()? else {
             return Err(Error::Init("the container init exited during setup".into()));
@@ -323,6 +332,14 @@ fn talk_to_init(
             Message::Failed(why) => return Err(Error::Other(why)),
             other => return Err(Error::Init(format!("unexpected message {other:?}"))),
         }
+    }
+}
+
+/// The reason a child that failed and closed its end left in the channel.
+fn child_reason(chan: &Channel) -> Option<Error> {
+    match chan.recv_with_fd() {
+        Ok(Some((Message::Failed(why), _))) => Some(Error::Init(why)),
+        _ => None,
     }
 }
 

@@ -23,7 +23,7 @@ use oci_spec::runtime::{
 
 use crate::action::{self, BAD_ARCH};
 use crate::arch::{self, ArchSpec, ARCHES};
-use crate::bpf::{off_arg_hi, off_arg_lo, Asm, Cmp, Label, OFF_ARCH, OFF_NR};
+use crate::bpf::{off_arg_hi, off_arg_lo, Asm, Cmp, Label, BPF_MAXINSNS, OFF_ARCH, OFF_NR};
 use crate::SeccompError;
 
 /// Syscalls take at most six arguments.
@@ -47,7 +47,41 @@ impl Program {
     pub fn instructions(&self) -> &[sock_filter] {
         &self.insns
     }
+
+    /// The instructions as bytes (8 per instruction, native byte order),
+    /// to hand the program to another process.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.insns.len() * INSN_BYTES);
+        for i in &self.insns {
+            out.extend_from_slice(&i.code.to_ne_bytes());
+            out.push(i.jt);
+            out.push(i.jf);
+            out.extend_from_slice(&i.k.to_ne_bytes());
+        }
+        out
+    }
+
+    /// The program [`Program::to_bytes`] gave; `None` for bytes that are
+    /// not a whole number of instructions, or too many of them.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Program> {
+        if !bytes.len().is_multiple_of(INSN_BYTES) || bytes.len() / INSN_BYTES > BPF_MAXINSNS {
+            return None;
+        }
+        let insns = bytes
+            .chunks_exact(INSN_BYTES)
+            .map(|c| sock_filter {
+                code: u16::from_ne_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect();
+        Some(Program { insns })
+    }
 }
+
+/// Size of one `sock_filter` on the wire.
+const INSN_BYTES: usize = 8;
 
 impl std::fmt::Debug for Program {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -518,3 +518,21 @@ fn containers_profile_conditions() {
         "{err}"
     );
 }
+
+#[test]
+fn program_bytes_round_trip() {
+    let c = compile(&crate::default_profile()).expect("the default profile compiles");
+    let bytes = c.program.to_bytes();
+    assert_eq!(bytes.len(), c.program.len() * 8);
+    let back = crate::Program::from_bytes(&bytes).expect("whole instructions");
+    let same =
+        |a: &sock_filter, b: &sock_filter| (a.code, a.jt, a.jf, a.k) == (b.code, b.jt, b.jf, b.k);
+    assert_eq!(back.len(), c.program.len());
+    assert!(back
+        .instructions()
+        .iter()
+        .zip(c.program.instructions())
+        .all(|(a, b)| same(a, b)));
+    assert!(crate::Program::from_bytes(&bytes[..bytes.len() - 3]).is_none());
+    assert!(crate::Program::from_bytes(&vec![0u8; 8 * 4097]).is_none());
+}

@@ -52,7 +52,7 @@ pub fn make_unreachable() {
 /// Runs the init; never returns.
 pub fn run(ctx: InitContext) -> ! {
     let code = match setup(&ctx) {
-        Ok(program) => {
+        Ok(ready) => {
             // SAFETY: prctl on ourselves: from now on the init outlives `create`.
             unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
             if let Err(e) = ctx.channel.send(&Message::Created) {
@@ -60,8 +60,8 @@ pub fn run(ctx: InitContext) -> ! {
                 exit(1);
             }
             match &ctx.start_listener {
-                Some(listener) => wait_for_start_and_exec(&ctx, listener, program.as_deref()),
-                None => start_from_channel(&ctx, program.as_deref()),
+                Some(listener) => wait_for_start_and_exec(&ctx, listener, &ready),
+                None => start_from_channel(&ctx, &ready),
             }
         }
         Err(e) => {
@@ -82,9 +82,16 @@ fn spec<'a>(ctx: &InitContext<'a>) -> &'a Spec {
     &ctx.bundle.spec
 }
 
-/// Sets the container up; returns the resolved program, or `None` when the
-/// config has no `process`.
-fn setup(ctx: &InitContext) -> Result<Option<std::path::PathBuf>> {
+/// What a set-up init needs for `start`.
+struct Ready {
+    /// The resolved program; `None` when the config has no `process`.
+    program: Option<std::path::PathBuf>,
+    /// The filter `create` compiled, when the config has one.
+    seccomp: Option<hull_seccomp::Compiled>,
+}
+
+/// Sets the container up.
+fn setup(ctx: &InitContext) -> Result<Ready> {
     let spec = spec(ctx);
     match ctx.channel.recv()? {
         Some(Message::Go) => {}
@@ -122,6 +129,8 @@ fn setup(ctx: &InitContext) -> Result<Option<std::path::PathBuf>> {
         host_mount_namespace: !config::has_namespace(spec, LinuxNamespaceType::Mount),
     };
     hull_rootfs::prepare(&opts)?;
+    // Compiled by `create` while the mounts above were made.
+    let seccomp = ctx.channel.recv_seccomp()?;
     run_create_hooks(ctx)?;
     hull_rootfs::pivot(&opts)?;
     // Sysctls before the read-only paths: /proc/sys becomes read-only then.
@@ -131,18 +140,24 @@ fn setup(ctx: &InitContext) -> Result<Option<std::path::PathBuf>> {
     // Without `process` the container is created all the same (the spec
     // makes it optional for create); `start` reports it missing.
     let Some(process) = spec.process() else {
-        return Ok(None);
+        return Ok(Ready {
+            program: None,
+            seccomp,
+        });
     };
     let allow_setgroups = !new_userns || setgroups_allowed();
-    setup_process(
+    let program = setup_process(
         spec,
-        ctx.bundle.seccomp.as_ref(),
+        seccomp.as_ref(),
         process,
         ctx.console_socket.as_ref(),
         allow_setgroups,
         Some(&ctx.channel),
-    )
-    .map(Some)
+    )?;
+    Ok(Ready {
+        program: Some(program),
+        seccomp,
+    })
 }
 
 /// What `start` gets when the config has no `process`.
@@ -365,11 +380,7 @@ fn open_in_root(path: &std::path::Path) -> std::io::Result<OwnedFd> {
 
 /// Blocks until `hull start` connects, then runs startContainer hooks and
 /// execs the program. Errors go back to `start` over its connection.
-fn wait_for_start_and_exec(
-    ctx: &InitContext,
-    listener: &OwnedFd,
-    program: Option<&std::path::Path>,
-) -> i32 {
+fn wait_for_start_and_exec(ctx: &InitContext, listener: &OwnedFd, ready: &Ready) -> i32 {
     // The channel to `create` is done; `start` is the next one to talk to.
     let conn = loop {
         // SAFETY: accept on our listening socket; the new fd is ours.
@@ -391,7 +402,7 @@ fn wait_for_start_and_exec(
     };
     let mut conn = conn;
     let err = match read_start_request(&mut conn) {
-        Ok(state) => exec_started(ctx, program, &state),
+        Ok(state) => exec_started(ctx, ready, &state),
         Err(e) => e,
     };
     let _ = conn.write_all(err.to_string().as_bytes());
@@ -400,9 +411,9 @@ fn wait_for_start_and_exec(
 
 /// `run`'s start: the request comes over the setup channel, and so does an
 /// error; a successful exec closes the channel.
-fn start_from_channel(ctx: &InitContext, program: Option<&std::path::Path>) -> i32 {
+fn start_from_channel(ctx: &InitContext, ready: &Ready) -> i32 {
     let err = match ctx.channel.recv() {
-        Ok(Some(Message::Start { state })) => exec_started(ctx, program, &state),
+        Ok(Some(Message::Start { state })) => exec_started(ctx, ready, &state),
         // `run` gave up (its error is its own to report).
         Ok(None) => return 1,
         Ok(Some(other)) => Error::Init(format!("unexpected message {other:?}")),
@@ -434,9 +445,9 @@ fn read_start_request(conn: &mut std::fs::File) -> Result<String> {
 }
 
 /// Runs startContainer hooks and execs the program; returns only on failure.
-fn exec_started(ctx: &InitContext, program: Option<&std::path::Path>, state: &str) -> Error {
+fn exec_started(ctx: &InitContext, ready: &Ready, state: &str) -> Error {
     let spec = spec(ctx);
-    let (Some(process), Some(program)) = (spec.process(), program) else {
+    let (Some(process), Some(program)) = (spec.process(), ready.program.as_deref()) else {
         return no_process();
     };
     if let Some(h) = spec
@@ -448,10 +459,5 @@ fn exec_started(ctx: &InitContext, program: Option<&std::path::Path>, state: &st
             return e;
         }
     }
-    exec_process(
-        ctx.bundle.seccomp.as_ref(),
-        process,
-        program,
-        ctx.preserve_fds,
-    )
+    exec_process(ready.seccomp.as_ref(), process, program, ctx.preserve_fds)
 }
