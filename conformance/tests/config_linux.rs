@@ -411,3 +411,49 @@ fn linux_namespaces_without_mount_share_the_host_mount_namespace() {
     assert!(mounts_under(&long.dir).is_empty(), "delete left mounts");
     assert!(w.root_is_empty(), "delete left its state behind");
 }
+
+// config-linux.md, cgroup namespace: the container sees its own cgroup as
+// the root of every hierarchy, in /proc/self/cgroup and in its cgroup mount.
+// hull's init joins its v1 cgroups late (after the first mounts, while
+// create makes them): this holds only if it joins them before it unshares
+// the cgroup namespace and mounts /sys/fs/cgroup.
+#[test]
+fn config_cgroup_namespace_is_rooted_at_the_container_cgroup() {
+    let w = World::new("cgroupns");
+    let mut b = w.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/cgroup; echo ---; \
+             cat /sys/fs/cgroup/pids/tasks /sys/fs/cgroup/cgroup.procs 2>/dev/null | wc -l",
+        ],
+    );
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces")
+        .push(json!({ "type": "cgroup" }));
+    b.config["mounts"].as_array_mut().expect("mounts").push(
+        json!({ "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                      "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }),
+    );
+    b.save();
+    let o = w.rt(&["run", "--bundle", b.path(), "c1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let (cgroups, count) = out.split_once("---\n").unwrap_or((&out, ""));
+    assert!(!cgroups.trim().is_empty(), "{out}");
+    for line in cgroups.lines() {
+        assert!(
+            line.ends_with(":/"),
+            "not at the namespace root: {line}\n{out}"
+        );
+    }
+    // The cgroup mount shows the container's cgroup: its own processes
+    // only (sh, cat, wc), not the test's.
+    let n: u32 = count.trim().parse().unwrap_or(0);
+    assert!(
+        (1..=3).contains(&n),
+        "{n} tasks in the container's cgroup: {out}"
+    );
+}

@@ -47,6 +47,14 @@ pub struct Placement {
 }
 
 impl Placement {
+    /// The v1 part alone, from [`Manager::v1_tasks`] (sent to the child).
+    pub fn from_v1_tasks(v1_tasks: Vec<(PathBuf, OwnedFd)>) -> Placement {
+        Placement {
+            clone_into: None,
+            v1_tasks,
+        }
+    }
+
     /// In the new (single-threaded) process, before anything else: joins
     /// every v1 hierarchy. Only write(2)s: fine right after a fork.
     pub fn join_v1(&self) -> Result<(), CgroupError> {
@@ -196,12 +204,29 @@ impl Manager {
 
     /// Creates the cgroup in every hierarchy; an existing one is joined as is.
     pub fn create(&self) -> Result<(), CgroupError> {
+        self.create_unified()?;
+        self.create_v1()
+    }
+
+    /// The cgroup2 part of [`Manager::create`] (pure v2, or the unified
+    /// hierarchy of hybrid): what `clone3(CLONE_INTO_CGROUP)` needs.
+    pub fn create_unified(&self) -> Result<(), CgroupError> {
+        let Some(d) = &self.paths.unified else {
+            return Ok(());
+        };
         if self.paths.layout == Layout::V2 {
-            if let Some(d) = &self.paths.unified {
-                self.enable_controllers(d)?;
-            }
+            self.enable_controllers(d)?;
         }
-        for d in self.paths.dirs() {
+        std::fs::create_dir_all(d).map_err(|source| CgroupError::Create {
+            path: d.to_path_buf(),
+            source,
+        })
+    }
+
+    /// The v1 part of [`Manager::create`]. `create` makes these while the
+    /// init makes its mounts; the init joins them afterwards.
+    pub fn create_v1(&self) -> Result<(), CgroupError> {
+        for d in self.v1_dirs() {
             std::fs::create_dir_all(d).map_err(|source| CgroupError::Create {
                 path: d.to_path_buf(),
                 source,
@@ -211,6 +236,15 @@ impl Manager {
             v1::init_cpuset(d, &self.root_of(d))?;
         }
         Ok(())
+    }
+
+    fn v1_dirs(&self) -> Vec<&Path> {
+        let unified = self.paths.unified.as_deref();
+        self.paths
+            .dirs()
+            .into_iter()
+            .filter(|d| Some(*d) != unified)
+            .collect()
     }
 
     /// v2: the cgroup's controllers must be enabled in every ancestor's
@@ -245,14 +279,25 @@ impl Manager {
     /// to `cgroup.procs` (see [`Placement`]). Opened by the parent, before
     /// the clone.
     pub fn placement(&self) -> Result<Placement, CgroupError> {
+        Ok(Placement {
+            clone_into: self.v2_dir_fd(),
+            v1_tasks: self.v1_tasks()?,
+        })
+    }
+
+    /// [`Manager::placement`] without the v1 hierarchies, for a child that
+    /// joins them later (through [`Manager::v1_tasks`], sent to it).
+    pub fn clone_placement(&self) -> Placement {
+        Placement {
+            clone_into: self.v2_dir_fd(),
+            v1_tasks: Vec::new(),
+        }
+    }
+
+    /// The `tasks` file of every v1 hierarchy's cgroup, opened for writing.
+    pub fn v1_tasks(&self) -> Result<Vec<(PathBuf, OwnedFd)>, CgroupError> {
         let mut v1_tasks = Vec::new();
-        let unified = self.paths.unified.as_deref();
-        for d in self
-            .paths
-            .dirs()
-            .into_iter()
-            .filter(|d| Some(*d) != unified)
-        {
+        for d in self.v1_dirs() {
             let path = d.join("tasks");
             let fd = nix::fcntl::open(
                 path.as_path(),
@@ -266,10 +311,7 @@ impl Manager {
             })?;
             v1_tasks.push((path, fd));
         }
-        Ok(Placement {
-            clone_into: self.v2_dir_fd(),
-            v1_tasks,
-        })
+        Ok(v1_tasks)
     }
 
     /// A directory fd of the cgroup2 cgroup (pure v2, or the unified

@@ -11,14 +11,19 @@ use crate::error::{Error, Result};
 pub enum Message {
     /// Parent -> init: id mappings written and cgroups joined; go on.
     Go,
-    /// Parent -> init, right after `Go`: the compiled `linux.seccomp`, its
+    /// Parent -> init, after `Go`, with one fd per path attached: the `tasks`
+    /// files of the container's v1 cgroups, made while the init makes its
+    /// first mounts. The init joins them before its cgroup namespace and
+    /// its cgroup mounts.
+    JoinCgroups { tasks: Vec<std::path::PathBuf> },
+    /// Parent -> init, after `JoinCgroups`: the compiled `linux.seccomp`, its
     /// instructions in the next packet (see [`Channel::send_seccomp`]).
     Seccomp {
         flags: libc::c_ulong,
         notify: bool,
         warnings: Vec<String>,
     },
-    /// Parent -> init, right after `Go`: the config has no seccomp filter.
+    /// Parent -> init, after `JoinCgroups`: the config has no seccomp filter.
     NoSeccomp,
     /// Init -> parent: the mounts are done; run prestart and createRuntime
     /// hooks now, before pivot_root.
@@ -97,6 +102,39 @@ impl Channel {
             )));
             // SAFETY: a forked child leaves without running the parent's cleanup.
             unsafe { libc::_exit(status) };
+        }
+    }
+
+    /// Parent side: the v1 cgroups to join (see `Message::JoinCgroups`).
+    pub fn send_v1_cgroups(&self, tasks: &[(std::path::PathBuf, OwnedFd)]) -> Result<()> {
+        let msg = Message::JoinCgroups {
+            tasks: tasks.iter().map(|(p, _)| p.clone()).collect(),
+        };
+        let data = serde_json::to_vec(&msg).map_err(|e| Error::Other(e.to_string()))?;
+        let fds: Vec<_> = tasks.iter().map(|(_, fd)| fd.as_raw_fd()).collect();
+        hull_sys::send_fds(self.fd.as_fd(), &data, &fds)
+            .map_err(|e| Error::sys("send the cgroups to the container init", e))
+    }
+
+    /// Init side: what `send_v1_cgroups` sent, ready to join; a `Failed`
+    /// from the parent (making the cgroups failed) becomes the error.
+    pub fn recv_v1_cgroups(&self) -> Result<hull_cgroups::Placement> {
+        let (fds, body) = hull_sys::recv_fds(self.fd.as_fd())
+            .map_err(|e| Error::sys("receive the cgroups from create", e))?;
+        let msg = if body.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::from_slice(&body)
+                    .map_err(|e| Error::Other(format!("bad message from create: {e}")))?,
+            )
+        };
+        match msg {
+            Some(Message::JoinCgroups { tasks }) if tasks.len() == fds.len() => Ok(
+                hull_cgroups::Placement::from_v1_tasks(tasks.into_iter().zip(fds).collect()),
+            ),
+            Some(Message::Failed(why)) => Err(Error::Init(why)),
+            other => Err(Error::Init(format!("unexpected message {other:?}"))),
         }
     }
 

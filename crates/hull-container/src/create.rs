@@ -138,7 +138,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         l.write(&record)?;
     }
     cleanup.cgroup = Some(&cgroup);
-    cgroup.create()?;
+    // The cgroup2 cgroup now, for the clone; the v1 ones while the init
+    // makes its first mounts (talk_to_init).
+    cgroup.create_unified()?;
 
     let min_fd = 3 + preserve_fds as i32;
     let dir = cleanup_dir(&cleanup);
@@ -174,8 +176,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         .collect();
     let lock_fd = cleanup.locked.as_ref().map(|l| l.lock_fd());
     // Cloned into the cgroup2 cgroup; the child moves itself into the v1
-    // ones (hull_cgroups::Placement says why the parent does not).
-    let placement = cgroup.placement()?;
+    // ones, later (hull_cgroups::Placement says why the parent does not).
+    let placement = cgroup.clone_placement();
     let args = hull_sys::CloneArgs {
         flags: namespaces::clone_flags(spec),
         cgroup_fd: placement.clone_into.as_ref().map(|fd| fd.as_raw_fd()),
@@ -223,12 +225,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     ));
 
     record.pid = pid;
-    record.pid_start_time = hull_sys::process_start_time(pid)
-        .map_err(|e| Error::sys("read the init's start time", e))?;
     // No state write here: until `create` is done, other commands wait for
     // its lock, and if it is killed the init dies with it (PDEATHSIG) and
     // `delete --force` empties the cgroup, which the first record names.
-    talk_to_init(&parent_end, pid, spec, &cgroup, &record)?;
+    talk_to_init(&parent_end, spec, &cgroup, &mut record)?;
     record.ready = true;
     let locked = cleanup
         .locked
@@ -265,33 +265,48 @@ fn cleanup_dir(c: &Cleanup) -> PathBuf {
     c.locked.as_ref().map(|l| l.dir.clone()).unwrap_or_default()
 }
 
-/// The parent's half of the setup conversation with the init.
+/// The parent's half of the setup conversation with the init. Only the id
+/// maps come before `Go`. While the init makes its first mounts, `create`
+/// makes the v1 cgroups and applies the resources, then sends the cgroups
+/// to join (the init waits for them before its cgroup mounts and device
+/// nodes: v1 device rules are written one by one, and a mknod must not fall
+/// between a deny-all and the allows), then the seccomp filter (taken after
+/// the mounts).
 fn talk_to_init(
     chan: &Channel,
-    pid: i32,
     spec: &Spec,
     cgroup: &hull_cgroups::Manager,
-    record: &Record,
+    record: &mut Record,
 ) -> Result<()> {
-    let prep = (|| {
-        if config::new_namespace(spec, LinuxNamespaceType::User) {
-            namespaces::write_id_maps(pid, spec)?;
+    if config::new_namespace(spec, LinuxNamespaceType::User) {
+        if let Err(e) = namespaces::write_id_maps(record.pid, spec) {
+            let _ = chan.send(&Message::Failed(format!("parent setup failed: {e}")));
+            return Err(e);
         }
+    }
+    chan.send_go(Error::Init)?;
+    let cgroups = (|| {
+        cgroup.create_v1()?;
         if let Some(r) = crate::device_rules::resources_for_create(spec) {
             cgroup.apply(&r)?;
         }
-        Ok(())
+        Ok::<_, Error>(cgroup.v1_tasks()?)
     })();
-    if let Err(e) = prep {
-        let _ = chan.send(&Message::Failed(format!("parent setup failed: {e}")));
-        return Err(e);
-    }
-    chan.send_go(Error::Init)?;
-    // The init makes its mounts meanwhile and takes the filter after them.
-    let sent = config::compile_seccomp(spec).and_then(|c| {
-        chan.send_seccomp(c.as_ref())
-            .map_err(|e| child_reason(chan).unwrap_or(e))
-    });
+    let sent = cgroups
+        .and_then(|tasks| {
+            chan.send_v1_cgroups(&tasks)
+                .map_err(|e| child_reason(chan).unwrap_or(e))
+        })
+        .and_then(|()| config::compile_seccomp(spec))
+        .and_then(|c| {
+            chan.send_seccomp(c.as_ref())
+                .map_err(|e| child_reason(chan).unwrap_or(e))
+        })
+        .and_then(|()| {
+            record.pid_start_time = hull_sys::process_start_time(record.pid)
+                .map_err(|e| Error::sys("read the init's start time", e))?;
+            Ok(())
+        });
     if let Err(e) = sent {
         let _ = chan.send(&Message::Failed(e.to_string()));
         return Err(e);

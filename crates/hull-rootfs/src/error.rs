@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
+    /// The caller's step before the cgroup mounts ([`crate::prepare_with`]).
+    #[error(transparent)]
+    BeforeCgroups(Box<dyn std::error::Error + Send + Sync>),
     #[error("mount {fstype} onto {dest}: {source}")]
     Mount {
         fstype: String,

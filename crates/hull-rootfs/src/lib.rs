@@ -153,6 +153,22 @@ fn dev_is_bind_mounted(spec: &oci_spec::runtime::Spec) -> bool {
 /// bind-mount the rootfs onto itself (recursive), perform every `mounts` entry in order,
 /// create `linux.devices` and the default devices, and the /dev symlinks.
 pub fn prepare(opts: &RootfsOptions) -> Result<(), RootfsError> {
+    prepare_with(opts, &mut || Ok(()))
+}
+
+/// A step of the caller's before the cgroup mounts: `create`'s init joins
+/// its v1 cgroups and makes its cgroup namespace there, so that the mounts
+/// before it overlap with `create` making those cgroups.
+pub type BeforeCgroups<'a> =
+    dyn FnMut() -> Result<(), Box<dyn std::error::Error + Send + Sync>> + 'a;
+
+/// [`prepare`], with `before_cgroups` run once: before the first `cgroup`
+/// or `cgroup2` mount, or after the mounts when there is none (and always
+/// before the device nodes are made).
+pub fn prepare_with(
+    opts: &RootfsOptions,
+    before_cgroups: &mut BeforeCgroups,
+) -> Result<(), RootfsError> {
     let prop = rootfs_propagation(opts.spec)?;
     let flags = setup_propagation(prop.unwrap_or(libc::MS_SLAVE | libc::MS_REC));
     if !opts.host_mount_namespace {
@@ -181,9 +197,21 @@ pub fn prepare(opts: &RootfsOptions) -> Result<(), RootfsError> {
         in_cgroup_namespace: opts.in_cgroup_namespace,
         mountinfo: None,
     };
+    let mut cgroups_ready = false;
+    let mut ready = |done: &mut bool| -> Result<(), RootfsError> {
+        if !*done {
+            *done = true;
+            before_cgroups().map_err(RootfsError::BeforeCgroups)?;
+        }
+        Ok(())
+    };
     for m in opts.spec.mounts().iter().flatten() {
+        if matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) {
+            ready(&mut cgroups_ready)?;
+        }
         mounts::mount_entry(&mut ctx, m)?;
     }
+    ready(&mut cgroups_ready)?;
 
     if dev_is_bind_mounted(opts.spec) {
         return Ok(());

@@ -9,12 +9,27 @@ use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, Ms
 /// Sends `fd` over `sock` with `name` as the message body (runc sends the
 /// pty's path as the body).
 pub fn send_fd(sock: BorrowedFd<'_>, name: &[u8], fd: RawFd) -> io::Result<()> {
-    let iov = [IoSlice::new(if name.is_empty() { b"\0" } else { name })];
-    let fds = [fd];
-    let cmsg = [ControlMessage::ScmRights(&fds)];
-    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)?;
+    send_fds(sock, name, &[fd])
+}
+
+/// Sends `fds` (at most [`MAX_FDS`]) in one message with `body`.
+pub fn send_fds(sock: BorrowedFd<'_>, body: &[u8], fds: &[RawFd]) -> io::Result<()> {
+    if fds.len() > MAX_FDS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} fds in one message, at most {MAX_FDS}", fds.len()),
+        ));
+    }
+    let iov = [IoSlice::new(if body.is_empty() { b"\0" } else { body })];
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    let cmsg: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+    sendmsg::<()>(sock.as_raw_fd(), &iov, cmsg, MsgFlags::empty(), None)?;
     Ok(())
 }
+
+/// The most fds [`send_fds`] sends and [`recv_fds`] takes in one message
+/// (a v1 host has about a dozen cgroup hierarchies).
+pub const MAX_FDS: usize = 32;
 
 /// Receives one fd sent by [`send_fd`]; returns it with the message body.
 pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<(OwnedFd, Vec<u8>)> {
@@ -31,8 +46,14 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<(OwnedFd, Vec<u8>)> {
 /// Receives one message, with the fd it carries if any. An empty body with
 /// no fd means the peer closed the connection.
 pub fn recv_maybe_fd(sock: BorrowedFd<'_>) -> io::Result<(Option<OwnedFd>, Vec<u8>)> {
+    let (fds, body) = recv_fds(sock)?;
+    Ok((fds.into_iter().next(), body))
+}
+
+/// Receives one message with every fd it carries (up to [`MAX_FDS`]).
+pub fn recv_fds(sock: BorrowedFd<'_>) -> io::Result<(Vec<OwnedFd>, Vec<u8>)> {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut cmsg_space = nix::cmsg_space!([RawFd; 1]);
+    let mut cmsg_space = nix::cmsg_space!([RawFd; MAX_FDS]);
     let mut iov = [IoSliceMut::new(&mut buf)];
     let msg = recvmsg::<()>(
         sock.as_raw_fd(),
@@ -41,16 +62,13 @@ pub fn recv_maybe_fd(sock: BorrowedFd<'_>) -> io::Result<(Option<OwnedFd>, Vec<u
         MsgFlags::MSG_CMSG_CLOEXEC,
     )?;
     let len = msg.bytes;
-    let mut received = None;
+    let mut received = Vec::new();
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             for fd in fds {
                 // SAFETY: the kernel just installed this fd in our table for us;
                 // nobody else owns it.
-                let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-                if received.is_none() {
-                    received = Some(owned);
-                }
+                received.push(unsafe { OwnedFd::from_raw_fd(fd) });
             }
         }
     }

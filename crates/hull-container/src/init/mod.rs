@@ -102,11 +102,29 @@ fn setup(ctx: &InitContext) -> Result<Ready> {
     if new_userns {
         become_root()?;
     }
+    // `create` makes the v1 cgroups while the first mounts are made; they
+    // are joined before the cgroup namespace and the cgroup mounts. When
+    // an existing cgroup namespace is to be joined, first, as before.
+    let mut cgroups_joined = false;
+    let mut join_cgroups = || -> Result<()> {
+        if !cgroups_joined {
+            cgroups_joined = true;
+            ctx.channel.recv_v1_cgroups()?.join_v1()?;
+            if config::new_namespace(spec, LinuxNamespaceType::Cgroup) {
+                namespaces::unshare(libc::CLONE_NEWCGROUP, "cgroup")?;
+            }
+        }
+        Ok(())
+    };
+    if ctx
+        .joins
+        .iter()
+        .any(|j| j.typ == LinuxNamespaceType::Cgroup)
+    {
+        join_cgroups()?;
+    }
     for ns in &ctx.joins {
         namespaces::join(ns)?;
-    }
-    if config::new_namespace(spec, LinuxNamespaceType::Cgroup) {
-        namespaces::unshare(libc::CLONE_NEWCGROUP, "cgroup")?;
     }
     if config::new_namespace(spec, LinuxNamespaceType::Time) {
         namespaces::unshare(libc::CLONE_NEWTIME, "time")?;
@@ -128,7 +146,7 @@ fn setup(ctx: &InitContext) -> Result<Ready> {
         in_cgroup_namespace: config::has_namespace(spec, LinuxNamespaceType::Cgroup),
         host_mount_namespace: !config::has_namespace(spec, LinuxNamespaceType::Mount),
     };
-    hull_rootfs::prepare(&opts)?;
+    hull_rootfs::prepare_with(&opts, &mut || join_cgroups().map_err(Into::into))?;
     // Compiled by `create` while the mounts above were made.
     let seccomp = ctx.channel.recv_seccomp()?;
     run_create_hooks(ctx)?;
