@@ -49,6 +49,10 @@ runs=${BENCH_RUNS:-50}
 # (scripts/interleave.py; hyperfine would run all rounds of one first).
 hf() {
     local name=$1; shift
+    # Each benchmark starts on a quiet machine: the kernel tears network
+    # namespaces and cgroups down asynchronously, and the 50 concurrent
+    # containers leave seconds of that behind for whatever runs next.
+    sync; sleep 2
     local a=()
     while [ $# -gt 0 ]; do
         case $1 in
