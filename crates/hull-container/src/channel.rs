@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Message {
-    /// Parent -> init: id mappings written and cgroups joined; go on.
+    /// Parent -> init: id mappings written (user namespace); go on.
     Go,
     /// Parent -> init, after `Go`, with one fd per path attached: the `tasks`
     /// files of the container's v1 cgroups, made while the init makes its
