@@ -52,12 +52,15 @@ pub(crate) struct V1Mount {
 }
 
 /// v1 hierarchies from /proc/self/mountinfo, first mount of each wins.
-pub(crate) fn v1_mounts() -> Result<Vec<V1Mount>, CgroupError> {
+pub(crate) fn read_mountinfo() -> Result<String, CgroupError> {
     let path = Path::new("/proc/self/mountinfo");
-    let text = std::fs::read_to_string(path).map_err(|source| CgroupError::Read {
+    std::fs::read_to_string(path).map_err(|source| CgroupError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    })
+}
+
+pub(crate) fn v1_mounts(text: &str) -> Vec<V1Mount> {
     let mut out: Vec<V1Mount> = Vec::new();
     for line in text.lines() {
         // id parent maj:min root mountpoint opts [optional...] - fstype source superopts
@@ -87,7 +90,7 @@ pub(crate) fn v1_mounts() -> Result<Vec<V1Mount>, CgroupError> {
             controllers,
         });
     }
-    Ok(out)
+    out
 }
 
 fn unescape(s: &str) -> String {

@@ -114,6 +114,8 @@ pub struct Manager {
     paths: CgroupPaths,
     /// Hierarchy roots, to stop cpuset initialisation and subtree_control at.
     roots: BTreeMap<PathBuf, PathBuf>,
+    /// /proc/self/mountinfo as [`Manager::new`] read it (v1 and hybrid).
+    mountinfo: Option<String>,
 }
 
 fn hierarchy_root(p: &Path, layout: Layout) -> PathBuf {
@@ -153,8 +155,10 @@ impl Manager {
             unified: None,
         };
         let mut roots = BTreeMap::new();
+        let mut mountinfo = None;
         if layout != Layout::V2 {
-            for m in layout::v1_mounts()? {
+            let text = mountinfo.insert(layout::read_mountinfo()?);
+            for m in layout::v1_mounts(text) {
                 let key = m.controllers.join(",");
                 let own_path = own.get(&key).map(String::as_str);
                 let cg = layout::resolve(&inner, own_path);
@@ -179,7 +183,11 @@ impl Manager {
         if paths.v1.is_empty() && paths.unified.is_none() {
             return Err(CgroupError::NoHierarchy);
         }
-        Ok(Manager { paths, roots })
+        Ok(Manager {
+            paths,
+            roots,
+            mountinfo,
+        })
     }
 
     pub fn from_paths(p: CgroupPaths) -> Self {
@@ -188,11 +196,23 @@ impl Manager {
             .into_iter()
             .map(|d| (d.to_path_buf(), hierarchy_root(d, p.layout)))
             .collect();
-        Manager { paths: p, roots }
+        Manager {
+            paths: p,
+            roots,
+            mountinfo: None,
+        }
     }
 
     pub fn paths(&self) -> &CgroupPaths {
         &self.paths
+    }
+
+    /// The /proc/self/mountinfo that [`Manager::new`] read to find the v1
+    /// hierarchies (None on pure v2). `create`'s init lists the hierarchies
+    /// for its cgroup mounts from it: its mount namespace is a copy of this
+    /// one, and reading its own costs a procfs walk on the critical path.
+    pub fn mountinfo(&self) -> Option<&str> {
+        self.mountinfo.as_deref()
     }
 
     fn root_of(&self, d: &Path) -> PathBuf {

@@ -212,6 +212,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
             console_socket,
             start_listener,
             channel: child_end,
+            cgroup_mountinfo: cgroup.mountinfo(),
         });
     }
     cleanup.pid = Some(pid);

@@ -46,6 +46,10 @@ pub struct RootfsOptions<'a> {
     /// Everything is mounted on the bind of the rootfs onto itself, which
     /// [`unmount_host_rootfs`] takes away in one go.
     pub host_mount_namespace: bool,
+    /// The runtime's /proc/self/mountinfo, read before the clone, to list
+    /// the cgroup hierarchies from for `cgroup` mounts (the new mount
+    /// namespace is a copy); None: read it when a cgroup mount needs it.
+    pub cgroup_mountinfo: Option<&'a str>,
 }
 
 /// Propagation values of `linux.rootfsPropagation`.
@@ -195,7 +199,7 @@ pub fn prepare_with(
         bundle: opts.bundle,
         in_user_namespace: opts.in_user_namespace,
         in_cgroup_namespace: opts.in_cgroup_namespace,
-        mountinfo: None,
+        mountinfo: opts.cgroup_mountinfo.map(str::to_owned),
     };
     let mut cgroups_ready = false;
     let mut ready = |done: &mut bool| -> Result<(), RootfsError> {

@@ -210,6 +210,7 @@ fn full_container() -> Check {
             in_user_namespace: false,
             in_cgroup_namespace: false,
             host_mount_namespace: false,
+            cgroup_mountinfo: None,
         };
         hull_rootfs::prepare(&opts).map_err(|e| format!("prepare: {e}"))?;
         hull_rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
@@ -391,6 +392,7 @@ fn readonly_root_no_pivot() -> Check {
             in_user_namespace: false,
             in_cgroup_namespace: false,
             host_mount_namespace: false,
+            cgroup_mountinfo: None,
         };
         hull_rootfs::prepare(&opts).map_err(|e| format!("prepare: {e}"))?;
         hull_rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
@@ -455,6 +457,7 @@ fn bound_devices_and_cgroupns() -> Check {
             in_user_namespace: true,
             in_cgroup_namespace: true,
             host_mount_namespace: false,
+            cgroup_mountinfo: None,
         };
         hull_rootfs::prepare(&opts).map_err(|e| format!("prepare: {e}"))?;
         hull_rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
@@ -524,6 +527,7 @@ fn finish_without_proc() -> Check {
             in_user_namespace: false,
             in_cgroup_namespace: false,
             host_mount_namespace: false,
+            cgroup_mountinfo: None,
         };
         hull_rootfs::prepare(&opts).map_err(|e| format!("prepare: {e}"))?;
         hull_rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
@@ -560,6 +564,7 @@ fn expect_prepare_error(
             in_user_namespace: false,
             in_cgroup_namespace: false,
             host_mount_namespace: false,
+            cgroup_mountinfo: None,
         };
         match hull_rootfs::prepare(&opts) {
             Ok(()) => Err("prepare succeeded".into()),

@@ -36,6 +36,9 @@ pub struct InitContext<'a> {
     /// `start` comes over `channel`.
     pub start_listener: Option<OwnedFd>,
     pub channel: Channel,
+    /// What `create` read of /proc/self/mountinfo for the cgroups
+    /// (`hull_rootfs::RootfsOptions::cgroup_mountinfo`).
+    pub cgroup_mountinfo: Option<&'a str>,
 }
 
 /// Until it execs, a process of hull's is the hull binary: make it
@@ -145,6 +148,7 @@ fn setup(ctx: &InitContext) -> Result<Ready> {
         in_user_namespace: config::has_namespace(spec, LinuxNamespaceType::User),
         in_cgroup_namespace: config::has_namespace(spec, LinuxNamespaceType::Cgroup),
         host_mount_namespace: !config::has_namespace(spec, LinuxNamespaceType::Mount),
+        cgroup_mountinfo: ctx.cgroup_mountinfo,
     };
     hull_rootfs::prepare_with(&opts, &mut || join_cgroups().map_err(Into::into))?;
     // Compiled by `create` while the mounts above were made.
