@@ -14,6 +14,12 @@ fn assert_clean_failure(w: &World, b: &Bundle, needle: &str) {
     );
     assert!(w.root_is_empty(), "state left behind");
     assert!(mounts_under(&b.dir).is_empty(), "mounts left behind");
+    // create makes the v1 cgroups after the clone, while the init mounts:
+    // a failure on either side must take them away too.
+    if let Some(cg) = b.config["linux"]["cgroupsPath"].as_str() {
+        let left = cgroups_named(cg);
+        assert!(left.is_empty(), "cgroups left behind: {left:?}");
+    }
 }
 
 #[test]

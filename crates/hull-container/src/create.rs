@@ -351,10 +351,11 @@ fn talk_to_init(
     }
 }
 
-/// The reason a child that failed and closed its end left in the channel.
+/// The reason a child that failed and closed its end left in the channel,
+/// as the error the setup loop below gives for it.
 fn child_reason(chan: &Channel) -> Option<Error> {
     match chan.recv_with_fd() {
-        Ok(Some((Message::Failed(why), _))) => Some(Error::Init(why)),
+        Ok(Some((Message::Failed(why), _))) => Some(Error::Other(why)),
         _ => None,
     }
 }
