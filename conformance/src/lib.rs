@@ -242,6 +242,45 @@ pub fn default_config() -> Value {
     })
 }
 
+/// `hooks` with every lifecycle hook of container `id`: each appends its
+/// name to `host_log` (or `<name>-nostate` when its stdin lacks the
+/// container's state); startContainer runs inside the container and
+/// appends to the container's own /start.log.
+pub fn logging_hooks(id: &str, host_log: &Path) -> Value {
+    let hook_to = |name: &str, log: &str| {
+        json!({ "path": "/bin/sh", "args": ["sh", "-c", format!(
+            "read -r s; case \"$s\" in *'\"id\":\"{id}\"'*) echo {name} >> {log};; \
+             *) echo {name}-nostate >> {log};; esac")] })
+    };
+    let host_log = host_log.display().to_string();
+    let hook = |name: &str| hook_to(name, &host_log);
+    json!({
+        "prestart": [hook("prestart")],
+        "createRuntime": [hook("createRuntime")],
+        "createContainer": [hook("createContainer")],
+        "startContainer": [hook_to("startContainer", "/start.log")],
+        "poststart": [hook("poststart")],
+        "poststop": [hook("poststop")]
+    })
+}
+
+/// The host-side hooks of [`logging_hooks`] in the order runtime.md runs
+/// them.
+pub const HOST_HOOK_ORDER: [&str; 5] = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "poststart",
+    "poststop",
+];
+
+/// The PID a `--pid-file` holds, as the JSON number `state` shows (-1 when
+/// the file is missing or not a number).
+pub fn pid_in_file(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    json!(text.trim().parse::<i64>().unwrap_or(-1))
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -165,19 +165,9 @@ fn config_hooks_run_in_order_with_the_state_on_stdin() {
     let w = World::new("hooks");
     let log = w.dir.join("hooks.log");
     let mut b = w.bundle("b", &["true"]);
-    let hook_to = |name: &str, log: &str| json!({ "path": "/bin/sh", "args": ["sh", "-c", format!("read -r s; case \"$s\" in *'\"id\":\"c1\"'*) echo {name} >> {log};; *) echo {name}-nostate >> {log};; esac")] });
-    let host_log = log.display().to_string();
-    let hook = |name: &str| hook_to(name, &host_log);
-    b.config["hooks"] = json!({
-        "prestart": [hook("prestart")],
-        "createRuntime": [hook("createRuntime")],
-        "createContainer": [hook("createContainer")],
-        "startContainer": [hook_to("startContainer", "/start.log")],
-        "poststart": [hook("poststart")],
-        "poststop": [hook("poststop")]
-    });
     // startContainer runs inside the container: its /bin/sh is busybox, and
     // it logs to the container's own /start.log.
+    b.config["hooks"] = logging_hooks("c1", &log);
     b.save();
     assert!(w
         .rt(&["create", "--bundle", b.path(), "c1"])
@@ -187,20 +177,9 @@ fn config_hooks_run_in_order_with_the_state_on_stdin() {
     assert!(w.wait_status("c1", "stopped"));
     assert!(w.rt(&["delete", "c1"]).status.success());
     let got = std::fs::read_to_string(&log).unwrap_or_default();
-    let host_side: Vec<&str> = got.lines().collect();
     // startContainer ran in the container's mount namespace: its log line
     // went to the container's view of that path, not the host's.
-    assert_eq!(
-        host_side,
-        [
-            "prestart",
-            "createRuntime",
-            "createContainer",
-            "poststart",
-            "poststop"
-        ],
-        "{got}"
-    );
+    assert_eq!(got.lines().collect::<Vec<_>>(), HOST_HOOK_ORDER, "{got}");
     let inside = std::fs::read_to_string(b.rootfs().join("start.log")).unwrap_or_default();
     assert_eq!(inside, "startContainer\n");
 }

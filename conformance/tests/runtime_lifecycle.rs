@@ -238,11 +238,7 @@ fn runtime_pid_file_holds_the_init_pid() {
         "c1",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let text = std::fs::read_to_string(&pidfile).expect("pid file");
-    assert_eq!(
-        json!(text.trim().parse::<i64>().unwrap_or(-1)),
-        w.state("c1")["pid"]
-    );
+    assert_eq!(pid_in_file(&pidfile), w.state("c1")["pid"]);
 }
 
 #[test]
@@ -336,32 +332,12 @@ fn runtime_run_runs_every_hook_in_order() {
     let w = World::new("run-hooks");
     let log = w.dir.join("hooks.log");
     let mut b = w.bundle("b", &["true"]);
-    let hook_to = |name: &str, log: &str| json!({ "path": "/bin/sh", "args": ["sh", "-c", format!("read -r s; case \"$s\" in *'\"id\":\"c1\"'*) echo {name} >> {log};; *) echo {name}-nostate >> {log};; esac")] });
-    let host_log = log.display().to_string();
-    let hook = |name: &str| hook_to(name, &host_log);
-    b.config["hooks"] = json!({
-        "prestart": [hook("prestart")],
-        "createRuntime": [hook("createRuntime")],
-        "createContainer": [hook("createContainer")],
-        "startContainer": [hook_to("startContainer", "/start.log")],
-        "poststart": [hook("poststart")],
-        "poststop": [hook("poststop")]
-    });
+    b.config["hooks"] = logging_hooks("c1", &log);
     b.save();
     let o = w.rt(&["run", "--bundle", b.path(), "c1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let got = std::fs::read_to_string(&log).unwrap_or_default();
-    assert_eq!(
-        got.lines().collect::<Vec<_>>(),
-        [
-            "prestart",
-            "createRuntime",
-            "createContainer",
-            "poststart",
-            "poststop"
-        ],
-        "{got}"
-    );
+    assert_eq!(got.lines().collect::<Vec<_>>(), HOST_HOOK_ORDER, "{got}");
     let inside = std::fs::read_to_string(b.rootfs().join("start.log")).unwrap_or_default();
     assert_eq!(inside, "startContainer\n");
     assert!(w.root_is_empty(), "run leaves its container behind");
@@ -404,11 +380,7 @@ fn runtime_run_detached_leaves_the_container_running() {
     assert!(o.status.success(), "{}", stderr(&o));
     let state = w.state("c1");
     assert_eq!(state["status"], "running");
-    let text = std::fs::read_to_string(&pidfile).unwrap_or_default();
-    assert_eq!(
-        json!(text.trim().parse::<i64>().unwrap_or(-1)),
-        state["pid"]
-    );
+    assert_eq!(pid_in_file(&pidfile), state["pid"]);
     assert!(w.rt(&["kill", "c1", "KILL"]).status.success());
     assert!(w.wait_status("c1", "stopped"));
     assert!(w.rt(&["delete", "c1"]).status.success());

@@ -110,31 +110,22 @@ impl Channel {
         let msg = Message::JoinCgroups {
             tasks: tasks.iter().map(|(p, _)| p.clone()).collect(),
         };
-        let data = serde_json::to_vec(&msg).map_err(|e| Error::Other(e.to_string()))?;
         let fds: Vec<_> = tasks.iter().map(|(_, fd)| fd.as_raw_fd()).collect();
-        hull_sys::send_fds(self.fd.as_fd(), &data, &fds)
-            .map_err(|e| Error::sys("send the cgroups to the container init", e))
+        self.send_with_fds(&msg, &fds)
     }
 
     /// Init side: what `send_v1_cgroups` sent, ready to join; a `Failed`
     /// from the parent (making the cgroups failed) becomes the error.
     pub fn recv_v1_cgroups(&self) -> Result<hull_cgroups::Placement> {
-        let (fds, body) = hull_sys::recv_fds(self.fd.as_fd())
-            .map_err(|e| Error::sys("receive the cgroups from create", e))?;
-        let msg = if body.is_empty() {
-            None
-        } else {
-            Some(
-                serde_json::from_slice(&body)
-                    .map_err(|e| Error::Other(format!("bad message from create: {e}")))?,
-            )
-        };
-        match msg {
-            Some(Message::JoinCgroups { tasks }) if tasks.len() == fds.len() => Ok(
+        match self.recv_with_fds()? {
+            Some((Message::JoinCgroups { tasks }, fds)) if tasks.len() == fds.len() => Ok(
                 hull_cgroups::Placement::from_v1_tasks(tasks.into_iter().zip(fds).collect()),
             ),
-            Some(Message::Failed(why)) => Err(Error::Init(why)),
-            other => Err(Error::Init(format!("unexpected message {other:?}"))),
+            Some((Message::Failed(why), _)) => Err(Error::Init(why)),
+            other => Err(Error::Init(format!(
+                "unexpected message {:?}",
+                other.map(|(m, _)| m)
+            ))),
         }
     }
 
@@ -227,21 +218,32 @@ impl Channel {
 
     /// Sends `msg` with `fd` attached.
     pub fn send_with_fd(&self, msg: &Message, fd: std::os::fd::RawFd) -> Result<()> {
+        self.send_with_fds(msg, &[fd])
+    }
+
+    fn send_with_fds(&self, msg: &Message, fds: &[std::os::fd::RawFd]) -> Result<()> {
         let data = serde_json::to_vec(msg).map_err(|e| Error::Other(e.to_string()))?;
-        hull_sys::send_fd(self.fd.as_fd(), &data, fd)
-            .map_err(|e| Error::sys("send fd to the other end", e))
+        hull_sys::send_fds(self.fd.as_fd(), &data, fds)
+            .map_err(|e| Error::sys("send fds to the other end", e))
     }
 
     /// Receives one message and the fd it may carry; `None` at EOF.
     pub fn recv_with_fd(&self) -> Result<Option<(Message, Option<OwnedFd>)>> {
-        let (fd, body) = hull_sys::recv_maybe_fd(self.fd.as_fd())
+        Ok(self
+            .recv_with_fds()?
+            .map(|(msg, fds)| (msg, fds.into_iter().next())))
+    }
+
+    /// Receives one message and every fd it carries; `None` at EOF.
+    fn recv_with_fds(&self) -> Result<Option<(Message, Vec<OwnedFd>)>> {
+        let (fds, body) = hull_sys::recv_fds(self.fd.as_fd())
             .map_err(|e| Error::sys("receive from container init", e))?;
-        if body.is_empty() && fd.is_none() {
+        if body.is_empty() && fds.is_empty() {
             return Ok(None);
         }
         let msg = serde_json::from_slice(&body)
             .map_err(|e| Error::Other(format!("bad message from container init: {e}")))?;
-        Ok(Some((msg, fd)))
+        Ok(Some((msg, fds)))
     }
 
     /// Receives one message; `None` when the other end closed.

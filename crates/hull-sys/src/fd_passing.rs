@@ -33,21 +33,14 @@ pub const MAX_FDS: usize = 32;
 
 /// Receives one fd sent by [`send_fd`]; returns it with the message body.
 pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<(OwnedFd, Vec<u8>)> {
-    let (fd, body) = recv_maybe_fd(sock)?;
-    match fd {
+    let (fds, body) = recv_fds(sock)?;
+    match fds.into_iter().next() {
         Some(fd) => Ok((fd, body)),
         None => Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "no file descriptor in message",
         )),
     }
-}
-
-/// Receives one message, with the fd it carries if any. An empty body with
-/// no fd means the peer closed the connection.
-pub fn recv_maybe_fd(sock: BorrowedFd<'_>) -> io::Result<(Option<OwnedFd>, Vec<u8>)> {
-    let (fds, body) = recv_fds(sock)?;
-    Ok((fds.into_iter().next(), body))
 }
 
 /// Receives one message with every fd it carries (up to [`MAX_FDS`]). The
