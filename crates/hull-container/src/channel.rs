@@ -192,28 +192,16 @@ impl Channel {
         // Room for any packet, left uninitialised: zeroing 64 KiB on every
         // message cost 16 page faults in a fresh child.
         let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-        loop {
-            // SAFETY: receives at most `capacity` bytes into the buffer's
+        let (ptr, cap) = (buf.as_mut_ptr(), buf.capacity());
+        let n = hull_sys::recv_queued(|| {
+            // SAFETY: receives at most `cap` bytes into the buffer's
             // allocation.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.capacity(),
-                    0,
-                )
-            };
-            if n >= 0 {
-                // SAFETY: the kernel wrote the first `n` bytes, and
-                // n <= capacity.
-                unsafe { buf.set_len(n as usize) };
-                return Ok(buf);
-            }
-            let err = std::io::Error::last_os_error();
-            if err.kind() != std::io::ErrorKind::Interrupted {
-                return Err(Error::sys("receive from container init", err));
-            }
-        }
+            unsafe { libc::recv(self.fd.as_raw_fd(), ptr.cast(), cap, 0) }
+        })
+        .map_err(|e| Error::sys("receive from container init", e))?;
+        // SAFETY: the kernel wrote the first `n` bytes, and n <= capacity.
+        unsafe { buf.set_len(n) };
+        Ok(buf)
     }
 
     /// Sends `msg` with `fd` attached.

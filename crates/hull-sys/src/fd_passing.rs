@@ -61,18 +61,11 @@ pub fn recv_fds(sock: BorrowedFd<'_>) -> io::Result<(Vec<OwnedFd>, Vec<u8>)> {
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    let n = loop {
+    let n = recv_queued(|| {
         // SAFETY: msg points to one iovec over BODY bytes of `buf`'s
         // allocation and to `control`, both alive for the call.
-        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-        if n >= 0 {
-            break n as usize;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    };
+        unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) }
+    })?;
     // SAFETY: the kernel wrote the first n bytes (n <= BODY).
     unsafe { buf.set_len(n) };
     let mut received = Vec::new();
@@ -94,6 +87,30 @@ pub fn recv_fds(sock: BorrowedFd<'_>) -> io::Result<(Vec<OwnedFd>, Vec<u8>)> {
         }
     }
     Ok((received, buf))
+}
+
+/// Runs `recv` (a `recv`/`recvmsg` call) until it gives a packet or EOF.
+///
+/// When the peer closes with packets of ours still unread, the kernel marks
+/// our socket with ECONNRESET, and on a datagram or seqpacket socket that
+/// error is reported *before* the packets the peer sent us, which are still
+/// queued. A container init that fails and exits before it reads what
+/// `create` sent leaves its reason that way: so a reset is skipped once (the
+/// kernel clears it as it reports it) and the queue is read on.
+pub fn recv_queued(mut recv: impl FnMut() -> isize) -> io::Result<usize> {
+    let mut reset_seen = false;
+    loop {
+        let n = recv();
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => {}
+            Some(libc::ECONNRESET) if !reset_seen => reset_seen = true,
+            _ => return Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +177,19 @@ mod tests {
         assert!(fds.is_empty());
         assert_eq!(body, b"plain");
         drop(a);
+        let (fds, body) = recv_fds(b.as_fd()).expect("recv at EOF");
+        assert!(fds.is_empty() && body.is_empty());
+    }
+
+    #[test]
+    fn what_a_peer_sent_before_closing_on_unread_data_is_still_received() {
+        let (a, b) = pair(libc::SOCK_SEQPACKET);
+        send_fds(a.as_fd(), b"why it failed", &[]).expect("send");
+        // b sends something a never reads; a closing then resets b.
+        send_fds(b.as_fd(), b"unread", &[]).expect("send back");
+        drop(a);
+        let (_, body) = recv_fds(b.as_fd()).expect("the queued packet, not ECONNRESET");
+        assert_eq!(body, b"why it failed");
         let (fds, body) = recv_fds(b.as_fd()).expect("recv at EOF");
         assert!(fds.is_empty() && body.is_empty());
     }

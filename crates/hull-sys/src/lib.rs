@@ -8,5 +8,5 @@ pub mod fd_passing;
 pub mod proc_stat;
 
 pub use clone::{clone3_fork, CloneArgs};
-pub use fd_passing::{recv_fd, recv_fds, send_fd, send_fds, MAX_FDS};
+pub use fd_passing::{recv_fd, recv_fds, recv_queued, send_fd, send_fds, MAX_FDS};
 pub use proc_stat::{liveness, process_start_time, ProcessLiveness};
