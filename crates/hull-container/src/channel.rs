@@ -251,3 +251,34 @@ impl AsFd for Channel {
         self.fd.as_fd()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An init that fails before it reads what `create` sent closes its end
+    /// on unread packets; its reason must still reach `create` (CI once saw
+    /// "connection reset by peer" instead), through either receive path.
+    #[test]
+    fn the_reason_of_an_init_that_failed_survives_its_unread_packets() {
+        for with_fds in [false, true] {
+            let (parent, child) = pair(3).expect("socketpair");
+            child
+                .send(&Message::Failed("mount /x: no such device".into()))
+                .expect("child sends its reason");
+            parent.send(&Message::Go).expect("parent sends");
+            parent.send(&Message::NoSeccomp).expect("parent sends more");
+            drop(child);
+            let got = if with_fds {
+                parent.recv_with_fd().expect("recv_with_fd").map(|(m, _)| m)
+            } else {
+                parent.recv().expect("recv")
+            };
+            assert!(
+                matches!(&got, Some(Message::Failed(why)) if why.contains("/x")),
+                "got {got:?}"
+            );
+            assert!(parent.recv().expect("EOF after the reason").is_none());
+        }
+    }
+}
