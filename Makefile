@@ -59,7 +59,7 @@ deps-demo:
 	bash scripts/deps.sh demo
 
 test: deps
-	$(MAKE) lint unit conformance conformance-release clients test-v2
+	$(MAKE) lint unit conformance conformance-release clients test-v2 demo
 
 demo: deps-demo build
 	bash scripts/demo.sh

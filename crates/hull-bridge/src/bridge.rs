@@ -157,6 +157,52 @@ pub fn enable_forwarding(v6: bool) -> Result<(), BridgeError> {
     })
 }
 
+/// The alias the host end of an attachment's veth carries: its tag
+/// (`<network>:<container id>/<ifname>`, as on its nftables rules), so that
+/// DEL and GC find the veth when the container's network namespace is gone.
+/// The kernel destroys such a veth itself, but asynchronously: DEL removes
+/// it at once. An alias holds at most 255 bytes; a longer tag keeps its
+/// start (the network) and ends in a hash of the whole.
+pub fn port_alias(tag: &str) -> String {
+    const MAX: usize = 255;
+    if tag.len() <= MAX {
+        return tag.to_string();
+    }
+    // FNV-1a, 64 bits: no collision worry at the handful of containers with
+    // ids over 200 bytes long a host might have.
+    let hash = tag.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut cut = MAX - 17;
+    while !tag.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}#{hash:016x}", &tag[..cut])
+}
+
+/// Deletes the host ends of veths whose alias `doomed` picks (DEL: one
+/// attachment's; GC: a network's stale ones). A veth the kernel removed
+/// meanwhile is fine. Returns how many went.
+pub fn del_ports_where(
+    nl: &mut Netlink,
+    doomed: impl Fn(&str) -> bool,
+) -> Result<usize, NetlinkError> {
+    let mut n = 0;
+    for link in nl.links()? {
+        let ours =
+            link.kind.as_deref() == Some("veth") && link.alias.as_deref().is_some_and(&doomed);
+        if !ours {
+            continue;
+        }
+        match nl.del_link(link.index) {
+            Err(e) if e.errno() == Some(Errno::ENODEV) => {}
+            other => other?,
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Creates the veth pair: `host` here, `peer` directly inside `netns`.
 /// Retries with a fresh random name if the host name is taken.
 pub fn create_veth(
@@ -190,4 +236,22 @@ pub fn create_veth(
         .unwrap_or(BridgeError::Vanished {
             what: "veth".into(),
         }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::port_alias;
+
+    #[test]
+    fn port_alias_is_the_tag_or_a_hashed_prefix_of_at_most_255_bytes() {
+        assert_eq!(port_alias("net:abc/eth0"), "net:abc/eth0");
+        let long_a = format!("net:{}/eth0", "a".repeat(300));
+        let long_b = format!("net:{}b/eth0", "a".repeat(299));
+        let (a, b) = (port_alias(&long_a), port_alias(&long_b));
+        assert!(a.len() <= 255 && b.len() <= 255, "{} {}", a.len(), b.len());
+        assert!(a.starts_with("net:aaa"));
+        assert_ne!(a, b, "tags that differ past the cut still differ");
+        // Multi-byte characters are never split.
+        assert!(port_alias(&format!("net:{}", "é".repeat(200))).len() <= 255);
+    }
 }

@@ -58,6 +58,8 @@ pub struct Link {
     pub mtu: u32,
     pub master: Option<u32>,
     pub kind: Option<String>,
+    /// IFLA_IFALIAS: hull-bridge tags the host end of each veth with it.
+    pub alias: Option<String>,
 }
 
 pub struct Netlink {
@@ -87,6 +89,7 @@ fn parse_link(msg: &LinkMessage) -> Link {
         mtu: 0,
         master: None,
         kind: None,
+        alias: None,
     };
     for attr in &msg.attributes {
         match attr {
@@ -94,6 +97,7 @@ fn parse_link(msg: &LinkMessage) -> Link {
             LinkAttribute::Address(m) => link.mac = m.clone(),
             LinkAttribute::Mtu(m) => link.mtu = *m,
             LinkAttribute::Controller(m) => link.master = Some(*m),
+            LinkAttribute::IfAlias(a) => link.alias = Some(a.clone()),
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     if let LinkInfo::Kind(k) = info {
@@ -269,10 +273,29 @@ impl Netlink {
         })
     }
 
-    pub fn set_master(&mut self, index: u32, master: u32) -> Result<()> {
+    /// Plugs link `index` into bridge `master` and sets its alias, in one
+    /// request.
+    pub fn set_master_and_alias(&mut self, index: u32, master: u32, alias: &str) -> Result<()> {
         self.set_link(&format!("enslave link {index} to {master}"), index, |m| {
             m.attributes.push(LinkAttribute::Controller(master));
+            m.attributes.push(LinkAttribute::IfAlias(alias.to_string()));
         })
+    }
+
+    /// Every link of this network namespace.
+    pub fn links(&mut self) -> Result<Vec<Link>> {
+        let replies = self.request(
+            "dump links",
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            NLM_F_DUMP,
+        )?;
+        Ok(replies
+            .iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewLink(l) => Some(parse_link(l)),
+                _ => None,
+            })
+            .collect())
     }
 
     pub fn set_mtu(&mut self, index: u32, mtu: u32) -> Result<()> {

@@ -273,7 +273,8 @@ fn attach(
     let mtu = conf.mtu.or(Some(br.mtu)).filter(|m| *m > 0);
     let host = bridge::create_veth(&mut nl, &env.ifname, netns_file, mtu, mac)?;
     *veth_index = Some(host.index);
-    nl.set_master(host.index, br.index).map_err(nl_err)?;
+    nl.set_master_and_alias(host.index, br.index, &bridge::port_alias(tag))
+        .map_err(nl_err)?;
     if conf.hairpin_mode {
         nl.set_hairpin(host.index, true).map_err(nl_err)?;
     }
@@ -407,6 +408,9 @@ fn attach(
 /// DEL: every step tolerates "already gone", so DEL can be repeated and
 /// works after the namespace has been destroyed.
 fn del(env: &CniEnv, conf: &NetConf, stdin: &[u8]) -> Result<(), CniError> {
+    let tag = nft::tag(&conf.name, &env.container_id, &env.ifname);
+    // Whether the veth went with its container end, inside the namespace.
+    let mut veth_gone = false;
     if !env.netns.is_empty() {
         match netns::open(Path::new(&env.netns)) {
             Ok(file) => {
@@ -418,6 +422,7 @@ fn del(env: &CniEnv, conf: &NetConf, stdin: &[u8]) -> Result<(), CniError> {
                         Err(e) if e.errno() == Some(nix::errno::Errno::ENODEV) => {}
                         other => other.map_err(nl_err)?,
                     }
+                    veth_gone = true;
                 }
             }
             Err(e) if e.is_missing() => {}
@@ -430,7 +435,15 @@ fn del(env: &CniEnv, conf: &NetConf, stdin: &[u8]) -> Result<(), CniError> {
             }
         }
     }
-    nft::del(&nft::tag(&conf.name, &env.container_id, &env.ifname))?;
+    if !veth_gone {
+        // The namespace is gone (a poststop hook) or was not given: the
+        // kernel tears its veths down in the background, which a user
+        // listing links right after DEL would still see.
+        let alias = bridge::port_alias(&tag);
+        let mut nl = Netlink::open().map_err(nl_err)?;
+        bridge::del_ports_where(&mut nl, |a| a == alias).map_err(nl_err)?;
+    }
+    nft::del(&tag)?;
     ipam_del(env, conf, stdin)
 }
 
@@ -575,6 +588,13 @@ fn gc(env: &CniEnv, conf: &NetConf, stdin: &[u8]) -> Result<(), CniError> {
         .map(|a| nft::tag(&conf.name, &a.container_id, &a.ifname))
         .collect();
     nft::gc(&conf.name, &tags)?;
+    let aliases: Vec<String> = tags.iter().map(|t| bridge::port_alias(t)).collect();
+    let ours = format!("{}:", conf.name);
+    let mut nl = Netlink::open().map_err(nl_err)?;
+    bridge::del_ports_where(&mut nl, |a| {
+        a.starts_with(&ours) && !aliases.iter().any(|v| v == a)
+    })
+    .map_err(nl_err)?;
     let ipam = conf.ipam();
     if ipam.is_builtin() {
         Store::open(&conf.data_dir())?.gc(&valid)?;

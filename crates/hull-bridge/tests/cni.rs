@@ -255,17 +255,24 @@ fn del_after_netns_is_gone() {
     let data = TempDir::new("data");
     let c = conf("net3", "hb0", "10.231.3.0/24", &data, json!({}));
     let path;
+    // Holds the namespace alive after its name is gone, as the kernel does
+    // for a while with a dead container's: the veth stays until DEL.
+    let pinned;
     {
         let a = Netns::new("a");
         path = a.path();
         let r = plugin(&host, "ADD", "gone", &path, "eth0", &c, &[]);
         assert!(r.ok, "{}", r.stdout);
+        pinned = std::fs::File::open(&path).expect("open the netns");
     }
     assert_eq!(leases(&data.path.join("net3")).len(), 1);
+    assert_eq!(host.links("veth").len(), 1, "the host end before DEL");
     for _ in 0..2 {
         let d = plugin(&host, "DEL", "gone", &path, "eth0", &c, &[]);
         assert!(d.ok, "DEL: {}", d.stdout);
+        assert!(host.links("veth").is_empty(), "DEL leaves the host end");
     }
+    drop(pinned);
     assert!(leases(&data.path.join("net3")).is_empty());
     assert!(!host.nft_comments().iter().any(|c| c.contains("gone")));
     // Without CNI_NETNS at all.
@@ -459,6 +466,12 @@ fn version_status_and_gc() {
     let comments = host.nft_comments();
     assert!(comments.iter().any(|c| c.contains("keep")));
     assert!(!comments.iter().any(|c| c.contains("stale")));
+    assert_eq!(
+        host.links("veth").len(),
+        1,
+        "GC removes the stale veth only"
+    );
+    assert_eq!(a.links("veth"), ["eth0"]);
 }
 
 #[test]
