@@ -281,6 +281,33 @@ pub fn pid_in_file(path: &Path) -> Value {
     json!(text.trim().parse::<i64>().unwrap_or(-1))
 }
 
+/// After a failed command: no state directory, no mount under the bundle,
+/// no cgroup named by its cgroupsPath.
+pub fn assert_nothing_left(w: &World, b: &Bundle) {
+    assert!(
+        w.root_is_empty(),
+        "state left behind in {}",
+        w.root.display()
+    );
+    assert!(mounts_under(&b.dir).is_empty(), "mounts left behind");
+    if let Some(cg) = b.config["linux"]["cgroupsPath"].as_str() {
+        let left = cgroups_named(cg);
+        assert!(left.is_empty(), "cgroups left behind: {left:?}");
+    }
+}
+
+/// `create` fails naming `needle`, and leaves nothing behind.
+pub fn assert_create_fails_cleanly(w: &World, b: &Bundle, needle: &str) {
+    let o = w.rt(&["create", "--bundle", b.path(), "bad"]);
+    assert!(!o.status.success(), "create succeeded");
+    assert!(
+        stderr(&o).contains(needle),
+        "error should name {needle:?}: {}",
+        stderr(&o)
+    );
+    assert_nothing_left(w, b);
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -4,31 +4,13 @@
 use hull_conformance::*;
 use serde_json::json;
 
-fn assert_clean_failure(w: &World, b: &Bundle, needle: &str) {
-    let o = w.rt(&["create", "--bundle", b.path(), "bad"]);
-    assert!(!o.status.success(), "create succeeded");
-    assert!(
-        stderr(&o).contains(needle),
-        "error should name {needle:?}: {}",
-        stderr(&o)
-    );
-    assert!(w.root_is_empty(), "state left behind");
-    assert!(mounts_under(&b.dir).is_empty(), "mounts left behind");
-    // create makes the v1 cgroups after the clone, while the init mounts:
-    // a failure on either side must take them away too.
-    if let Some(cg) = b.config["linux"]["cgroupsPath"].as_str() {
-        let left = cgroups_named(cg);
-        assert!(left.is_empty(), "cgroups left behind: {left:?}");
-    }
-}
-
 #[test]
 fn bad_config_wrong_type_names_the_field() {
     let w = World::new("bad-type");
     let mut b = w.bundle("b", &["true"]);
     b.config["process"]["user"]["uid"] = json!("root");
     b.save();
-    assert_clean_failure(&w, &b, "process.user.uid");
+    assert_create_fails_cleanly(&w, &b, "process.user.uid");
 }
 
 #[test]
@@ -37,7 +19,7 @@ fn bad_config_missing_rootfs_names_the_path() {
     let mut b = w.bundle("b", &["true"]);
     b.config["root"]["path"] = json!("no-such-rootfs");
     b.save();
-    assert_clean_failure(&w, &b, "no-such-rootfs");
+    assert_create_fails_cleanly(&w, &b, "no-such-rootfs");
 }
 
 // runc 1.1.5 only warns about unknown capabilities; runtime-tools'
@@ -48,7 +30,7 @@ fn bad_config_unknown_capability_is_named() {
     let mut b = w.bundle("b", &["true"]);
     b.config["process"]["capabilities"]["bounding"] = json!(["CAP_NOT_A_THING"]);
     b.save();
-    assert_clean_failure(&w, &b, "CAP_NOT_A_THING");
+    assert_create_fails_cleanly(&w, &b, "CAP_NOT_A_THING");
 }
 
 #[test]
@@ -56,7 +38,7 @@ fn bad_config_program_that_does_not_exist_fails_at_create() {
     let w = World::new("bad-prog");
     let b = w.bundle("b", &["/no/such/program"]);
     b.save();
-    assert_clean_failure(&w, &b, "/no/such/program");
+    assert_create_fails_cleanly(&w, &b, "/no/such/program");
 }
 
 #[test]
@@ -64,7 +46,7 @@ fn bad_config_program_that_is_not_executable_fails_at_create() {
     let w = World::new("bad-prog-x");
     let b = w.bundle("b", &["/etc/passwd"]);
     b.save();
-    assert_clean_failure(&w, &b, "permission denied");
+    assert_create_fails_cleanly(&w, &b, "permission denied");
 }
 
 #[test]
@@ -76,7 +58,7 @@ fn bad_config_mount_of_unknown_fs_type_fails_cleanly() {
         .expect("mounts")
         .push(json!({ "destination": "/x", "type": "nosuchfs", "source": "none" }));
     b.save();
-    assert_clean_failure(&w, &b, "/x");
+    assert_create_fails_cleanly(&w, &b, "/x");
 }
 
 // runc 1.1.5 fails this test: its message is only the JSON decoder's
@@ -87,5 +69,5 @@ fn bad_config_not_json_fails_cleanly() {
     let w = World::new("bad-json");
     let b = w.bundle("b", &["true"]);
     std::fs::write(b.dir.join("config.json"), "{ not json").expect("write");
-    assert_clean_failure(&w, &b, "config.json");
+    assert_create_fails_cleanly(&w, &b, "config.json");
 }

@@ -353,13 +353,8 @@ fn runtime_run_with_a_failing_start_container_hook_fails_and_leaves_nothing() {
     assert!(!o.status.success(), "run with a failing hook succeeded");
     assert!(stderr(&o).contains("startContainer"), "{}", stderr(&o));
     assert!(!b.rootfs().join("ran").exists(), "the program ran");
-    assert!(w.root_is_empty(), "state left behind");
-    assert!(mounts_under(&b.dir).is_empty(), "mounts left behind");
-    let cgroup = b.config["linux"]["cgroupsPath"]
-        .as_str()
-        .unwrap_or_default();
-    assert!(!cgroup.is_empty());
-    assert!(cgroups_named(cgroup).is_empty(), "cgroups left behind");
+    assert!(b.config["linux"]["cgroupsPath"].is_string());
+    assert_nothing_left(&w, &b);
 }
 
 #[test]

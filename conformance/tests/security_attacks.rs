@@ -35,25 +35,6 @@ fn entries(dir: &Path) -> Vec<String> {
     v
 }
 
-/// `create` fails naming `needle`, and leaves no state, cgroup or mount.
-fn assert_create_fails_cleanly(w: &World, b: &Bundle, needle: &str) {
-    let o = w.rt(&["create", "--bundle", b.path(), "bad"]);
-    assert!(!o.status.success(), "create succeeded");
-    assert!(
-        stderr(&o).contains(needle),
-        "error should name {needle:?}: {}",
-        stderr(&o)
-    );
-    assert!(
-        w.root_is_empty(),
-        "state left behind: {:?}",
-        entries(&w.root)
-    );
-    let left = cgroups_named(&cgroup_name(b));
-    assert!(left.is_empty(), "cgroups left behind: {left:?}");
-    assert!(mounts_under(&b.dir).is_empty(), "mounts left behind");
-}
-
 /// Opens `path` (a directory) at an fd number of 100 or more, so that
 /// [`leak_fds`] never dup2s it onto itself (which would keep O_CLOEXEC).
 fn open_dir(path: &Path) -> OwnedFd {
