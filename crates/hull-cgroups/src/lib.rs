@@ -15,7 +15,7 @@ mod v2_devices;
 pub use error::CgroupError;
 pub use layout::{detect, Layout};
 pub use stats::{
-    Blkio, BlkioEntry, Cpu, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling,
+    Blkio, BlkioEntry, Cpu, CpuSet, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling,
 };
 pub use v2::{blkio_weight_to_io, shares_to_weight, swap_max};
 

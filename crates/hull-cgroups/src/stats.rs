@@ -1,86 +1,177 @@
 //! Statistics shaped like the "data" object of `runc events --stats`.
 
-use crate::fs::{exists, read, read_kv, read_u64, read_u64_opt};
+use crate::fs::{exists, parse_err, read, read_kv, read_u64, read_u64_opt};
 use crate::{CgroupError, CgroupPaths, Layout};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+// Serialized as runc 1.4 encodes its stats (types/events.go): fields in
+// its order, and the ones it omits when zero or empty omitted here too.
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Stats {
     pub cpu: Cpu,
+    #[serde(default)]
+    pub cpuset: CpuSet,
     pub memory: Memory,
     pub pids: Pids,
     pub blkio: Blkio,
     pub hugetlb: BTreeMap<String, Hugetlb>,
+    /// Intel RDT: hull does not manage it; runc prints `{}` without it.
+    #[serde(default)]
+    pub intel_rdt: IntelRdt,
+    /// runc reads no interface statistics for its containers: `null`.
+    #[serde(default)]
+    pub network_interfaces: Option<Vec<BTreeMap<String, u64>>>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct IntelRdt {}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Cpu {
+    #[serde(default, skip_serializing_if = "CpuUsage::is_empty")]
     pub usage: CpuUsage,
+    #[serde(default, skip_serializing_if = "Throttling::is_empty")]
     pub throttling: Throttling,
 }
 
 /// Nanoseconds.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct CpuUsage {
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub total: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub percpu: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub percpu_kernel: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub percpu_user: Vec<u64>,
     pub kernel: u64,
     pub user: u64,
+}
+
+impl CpuUsage {
+    fn is_empty(&self) -> bool {
+        self.total == 0
+            && self.percpu.is_empty()
+            && self.percpu_kernel.is_empty()
+            && self.percpu_user.is_empty()
+            && self.kernel == 0
+            && self.user == 0
+    }
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Throttling {
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub periods: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub throttled_periods: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub throttled_time: u64,
+}
+
+impl Throttling {
+    fn is_empty(&self) -> bool {
+        self.periods == 0 && self.throttled_periods == 0 && self.throttled_time == 0
+    }
+}
+
+/// The cpuset controller's settings (v1; runc reads none on v2).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct CpuSet {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u16>,
+    pub cpu_exclusive: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mems: Vec<u16>,
+    pub mem_hardwall: u64,
+    pub mem_exclusive: u64,
+    pub memory_migrate: u64,
+    pub memory_spread_page: u64,
+    pub memory_spread_slab: u64,
+    pub memory_pressure: u64,
+    pub sched_load_balance: u64,
+    pub sched_relax_domain_level: i64,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct MemoryEntry {
     pub limit: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub usage: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub max: u64,
     pub failcnt: u64,
 }
 
+impl MemoryEntry {
+    fn is_empty(&self) -> bool {
+        self.limit == 0 && self.usage == 0 && self.max == 0 && self.failcnt == 0
+    }
+}
+
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Memory {
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub cache: u64,
+    #[serde(default, skip_serializing_if = "MemoryEntry::is_empty")]
     pub usage: MemoryEntry,
+    #[serde(default, skip_serializing_if = "MemoryEntry::is_empty")]
     pub swap: MemoryEntry,
+    #[serde(default, skip_serializing_if = "MemoryEntry::is_empty")]
     pub kernel: MemoryEntry,
-    #[serde(rename = "kernelTCP")]
+    #[serde(
+        default,
+        rename = "kernelTCP",
+        skip_serializing_if = "MemoryEntry::is_empty"
+    )]
     pub kernel_tcp: MemoryEntry,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub raw: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Pids {
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub current: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub limit: u64,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct BlkioEntry {
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub major: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub minor: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub op: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub value: u64,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Blkio {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub io_service_bytes_recursive: Vec<BlkioEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub io_serviced_recursive: Vec<BlkioEntry>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Hugetlb {
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub usage: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub max: u64,
     pub failcnt: u64,
 }
@@ -106,6 +197,10 @@ fn v1(p: &CgroupPaths) -> Result<Stats, CgroupError> {
         let st = read_kv(d, "cpuacct.stat")?;
         s.cpu.usage.user = st.get("user").copied().unwrap_or(0) * NS_PER_TICK;
         s.cpu.usage.kernel = st.get("system").copied().unwrap_or(0) * NS_PER_TICK;
+        (s.cpu.usage.percpu_user, s.cpu.usage.percpu_kernel) = percpu_modes(d)?;
+    }
+    if let Some(d) = p.v1_dir("cpuset") {
+        s.cpuset = cpuset_v1(d)?;
     }
     if let Some(d) = p.v1_dir("cpu") {
         let st = read_kv(d, "cpu.stat")?;
@@ -157,6 +252,71 @@ fn v1(p: &CgroupPaths) -> Result<Stats, CgroupError> {
         }
     }
     Ok(s)
+}
+
+/// cpuacct.usage_all: "cpu user system" then one line per CPU (ns).
+fn percpu_modes(d: &Path) -> Result<(Vec<u64>, Vec<u64>), CgroupError> {
+    let (mut user, mut kernel) = (Vec::new(), Vec::new());
+    if !exists(d, "cpuacct.usage_all") {
+        return Ok((user, kernel));
+    }
+    for line in read(d, "cpuacct.usage_all")?.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if let (Some(u), Some(k)) = (f.get(1), f.get(2)) {
+            user.push(u.parse().unwrap_or(0));
+            kernel.push(k.parse().unwrap_or(0));
+        }
+    }
+    Ok((user, kernel))
+}
+
+/// The cpuset files of a v1 cpuset cgroup (a missing one reads as 0).
+fn cpuset_v1(d: &Path) -> Result<CpuSet, CgroupError> {
+    let list = |name: &str| -> Result<Vec<u16>, CgroupError> {
+        if !exists(d, name) {
+            return Ok(Vec::new());
+        }
+        let text = read(d, name)?;
+        parse_cpu_list(text.trim()).ok_or_else(|| parse_err(d, name, format!("{:?}", text.trim())))
+    };
+    let num = |name: &str| read_u64_opt(d, name);
+    let level = if exists(d, "cpuset.sched_relax_domain_level") {
+        let t = read(d, "cpuset.sched_relax_domain_level")?;
+        t.trim().parse().unwrap_or(0)
+    } else {
+        0
+    };
+    Ok(CpuSet {
+        cpus: list("cpuset.cpus")?,
+        cpu_exclusive: num("cpuset.cpu_exclusive")?,
+        mems: list("cpuset.mems")?,
+        mem_hardwall: num("cpuset.mem_hardwall")?,
+        mem_exclusive: num("cpuset.mem_exclusive")?,
+        memory_migrate: num("cpuset.memory_migrate")?,
+        memory_spread_page: num("cpuset.memory_spread_page")?,
+        memory_spread_slab: num("cpuset.memory_spread_slab")?,
+        memory_pressure: num("cpuset.memory_pressure")?,
+        sched_load_balance: num("cpuset.sched_load_balance")?,
+        sched_relax_domain_level: level,
+    })
+}
+
+/// "0-3,5" as [0, 1, 2, 3, 5]; empty as none.
+fn parse_cpu_list(s: &str) -> Option<Vec<u16>> {
+    let mut out = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u16, u16) = (a.parse().ok()?, b.parse().ok()?);
+                if a > b {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    Some(out)
 }
 
 fn pids(d: &Path) -> Result<Pids, CgroupError> {
@@ -285,4 +445,34 @@ fn v2(d: &Path) -> Result<Stats, CgroupError> {
         s.hugetlb.insert(size, h);
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_parse_ranges_and_singles() {
+        assert_eq!(parse_cpu_list("0-3,5"), Some(vec![0, 1, 2, 3, 5]));
+        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
+        assert_eq!(parse_cpu_list(""), Some(vec![]));
+        assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("x"), None);
+    }
+
+    #[test]
+    fn stats_serialize_in_runcs_order_omitting_what_runc_omits() {
+        let mut s = Stats::default();
+        s.cpu.usage.kernel = 10;
+        s.memory.usage.limit = 5;
+        let text = serde_json::to_string(&s).expect("json");
+        assert_eq!(
+            text,
+            "{\"cpu\":{\"usage\":{\"kernel\":10,\"user\":0}},\"cpuset\":{\"cpu_exclusive\":0,\
+             \"mem_hardwall\":0,\"mem_exclusive\":0,\"memory_migrate\":0,\"memory_spread_page\":0,\
+             \"memory_spread_slab\":0,\"memory_pressure\":0,\"sched_load_balance\":0,\
+             \"sched_relax_domain_level\":0},\"memory\":{\"usage\":{\"limit\":5,\"failcnt\":0}},\
+             \"pids\":{},\"blkio\":{},\"hugetlb\":{},\"intel_rdt\":{},\"network_interfaces\":null}"
+        );
+    }
 }

@@ -32,6 +32,9 @@ pub struct ExecOptions {
     pub caps: Vec<String>,
     pub no_new_privs: bool,
     pub console_socket: Option<PathBuf>,
+    /// `--pidfd-socket`: where a pidfd of the new process is to be sent
+    /// (parsed; not sent yet).
+    pub pidfd_socket: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
     pub detach: bool,
     pub preserve_fds: u32,
@@ -120,6 +123,12 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
             .map(|fd| fd.as_raw_fd()),
     };
     let lock_fd = locked.lock_fd();
+    crate::debug(|| {
+        format!(
+            "nsexec container setup: clone3 of the exec process into the namespaces of {}",
+            rec.pid
+        )
+    });
     // SAFETY: hull is single-threaded, so the fork-style child is a
     // consistent copy of this process.
     let pid = unsafe { hull_sys::clone3_fork(args) }
@@ -213,6 +222,7 @@ fn child(c: ChildSetup) -> Error {
         chan,
         preserve_fds,
     } = c;
+    crate::debug(|| "child process in init()".into());
     match chan.recv() {
         Ok(Some(Message::Go)) => {}
         Ok(other) => return Error::Init(format!("unexpected message {other:?}")),
@@ -250,6 +260,7 @@ fn child(c: ChildSetup) -> Error {
             Ok(p) => p,
             Err(e) => return e,
         };
+    crate::debug(|| "setns_init: about to exec".into());
     init::exec_process(seccomp, process, &program, preserve_fds)
 }
 

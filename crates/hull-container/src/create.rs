@@ -21,6 +21,9 @@ pub struct CreateOptions {
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// `--pidfd-socket`: where a pidfd of the init is to be sent (parsed;
+    /// not sent yet).
+    pub pidfd_socket: Option<PathBuf>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -182,6 +185,13 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         flags: namespaces::clone_flags(spec),
         cgroup_fd: placement.clone_into.as_ref().map(|fd| fd.as_raw_fd()),
     };
+    // runc's words for this step, which its suite and scripts look for.
+    crate::debug(|| {
+        format!(
+            "nsexec container setup: clone3 of the init, flags {:#x}",
+            args.flags
+        )
+    });
     // SAFETY: hull is single-threaded (no thread is ever spawned), so the
     // fork-style child is a consistent copy of this process.
     let pid = unsafe { hull_sys::clone3_fork(args) }

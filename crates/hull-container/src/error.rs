@@ -8,9 +8,9 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("container does not exist")]
     NotExist { id: String },
-    #[error("container with id exists: {id}")]
+    #[error("container with given ID already exists")]
     Exists { id: String },
-    #[error("invalid container id {id:?}: {why}")]
+    #[error("invalid container ID format: {id:?}: {why}")]
     InvalidId { id: String, why: &'static str },
     #[error("cannot {op} container {id}: container is {status}")]
     WrongState {

@@ -8,16 +8,15 @@ use crate::error::{Error, Result};
 use crate::state_store::{Record, Store};
 use crate::status::{self, Status};
 
-/// Signal names as runc accepts them (with or without SIG), and numbers.
+/// Signals as runc takes them: any number (0 only checks that the
+/// process is there; the kernel refuses what is out of range), or a name
+/// in any case, with or without SIG.
 pub fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-        return Err(Error::Other(format!("invalid signal number {n}")));
+        return Ok(n);
     }
-    let name = s.trim_start_matches("SIG").to_ascii_uppercase();
-    let name = name.trim_start_matches("SIG");
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
     SIGNALS
         .iter()
         .find(|(n, _)| *n == name)
@@ -61,26 +60,53 @@ const SIGNALS: &[(&str, i32)] = &[
     ("XFSZ", libc::SIGXFSZ),
 ];
 
-pub fn kill(store: &Store, id: &str, signal: i32, all: bool) -> Result<()> {
+/// `kill ID [SIGNAL]`: the container is looked up before the signal is
+/// parsed, so an unknown container is reported first, as runc does.
+///
+/// As runc 1.4: SIGKILL to a container without a PID namespace of its own
+/// goes to every process of its cgroup (its init is not the namespace's
+/// init, whose death would take the others along), also when the init is
+/// already gone; `--all` signals every process for any signal. A stopped
+/// container with nothing left to signal is "not running", which `--all`
+/// ignores (containerd's shim calls `kill --all` on every task delete).
+/// SIGKILL also thaws a paused container, or it would not act.
+pub fn kill(store: &Store, id: &str, signal: &str, all: bool) -> Result<()> {
     let locked = store.open(id)?;
     let rec = locked
         .read()?
         .ok_or_else(|| Error::NotExist { id: id.into() })?;
-    if status::status_of(&rec) == Status::Stopped {
-        // runc: `kill --all` of a stopped container has nothing to signal
-        // and succeeds (containerd's shim calls it on every task delete).
+    let signal = parse_signal(signal)?;
+    let status = status::status_of(&rec);
+    let not_running = || {
         if all {
-            return Ok(());
+            Ok(())
+        } else {
+            Err(Error::NotRunning { id: id.into() })
         }
-        return Err(Error::NotRunning { id: id.into() });
+    };
+    let every = all || (signal == libc::SIGKILL && !rec.own_pid_ns);
+    if let (true, Some(paths)) = (every, &rec.cgroup) {
+        let mgr = hull_cgroups::Manager::from_paths(paths.clone());
+        if status == Status::Stopped && mgr.pids().map_or(true, |p| p.is_empty()) {
+            return not_running();
+        }
+        // Signal 0 sends nothing: the container is there, which is all
+        // it asks. kill_all thaws a frozen cgroup for SIGKILL itself.
+        if signal != 0 {
+            mgr.kill_all(signal)?;
+        }
+        return Ok(());
     }
-    if all {
+    if status == Status::Stopped {
+        return not_running();
+    }
+    signal_init(&rec, signal)?;
+    if signal == libc::SIGKILL && status == Status::Paused {
         if let Some(paths) = &rec.cgroup {
-            hull_cgroups::Manager::from_paths(paths.clone()).kill_all(signal)?;
-            return Ok(());
+            hull_cgroups::Manager::from_paths(paths.clone()).thaw()?;
         }
     }
-    signal_init(&rec, signal)
+    Ok(())
 }
 
 /// A pidfd for the record's init, or None if that process is gone.
@@ -141,7 +167,9 @@ mod tests {
         assert_eq!(parse_signal("SIGTERM").ok(), Some(libc::SIGTERM));
         assert_eq!(parse_signal("sigkill").ok(), Some(libc::SIGKILL));
         assert_eq!(parse_signal("9").ok(), Some(9));
+        assert_eq!(parse_signal("0").ok(), Some(0));
+        assert_eq!(parse_signal("usr1").ok(), Some(libc::SIGUSR1));
         assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("0").is_err());
+        assert!(parse_signal("SIGSIGTERM").is_err());
     }
 }

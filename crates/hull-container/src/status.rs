@@ -48,8 +48,9 @@ pub fn status_of(rec: &Record) -> Status {
     Status::Running
 }
 
-/// The state as `hull state` prints it: the OCI fields plus what runc adds
-/// (`rootfs`, `created`, `owner`), in runc's field order.
+/// The state as `hull state` and `hull list` print it: the OCI fields plus
+/// what runc adds (`rootfs`, `created`, `owner`), in runc's field order,
+/// annotations sorted, `created` as Go prints times (no trailing zeros).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StateView<'a> {
@@ -59,15 +60,16 @@ pub struct StateView<'a> {
     pub status: &'static str,
     pub bundle: &'a std::path::Path,
     pub rootfs: &'a std::path::Path,
-    pub created: &'a str,
+    pub created: std::borrow::Cow<'a, str>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<&'a str, &'a str>,
     pub owner: &'a str,
-    #[serde(skip_serializing_if = "std::collections::HashMap::is_empty")]
-    pub annotations: &'a std::collections::HashMap<String, String>,
 }
 
 pub const OCI_VERSION: &str = "1.2.1";
 
 impl<'a> StateView<'a> {
+    /// The view `state` prints, whose `owner` runc leaves empty.
     pub fn new(rec: &'a Record, status: Status) -> Self {
         StateView {
             oci_version: OCI_VERSION,
@@ -80,15 +82,37 @@ impl<'a> StateView<'a> {
             status: status.as_str(),
             bundle: &rec.bundle,
             rootfs: &rec.rootfs,
-            created: &rec.created,
+            created: go_time(&rec.created),
+            annotations: rec
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
             owner: &rec.owner,
-            annotations: &rec.annotations,
         }
     }
 
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// An RFC 3339 time in UTC as Go's RFC3339Nano prints it: the fraction
+/// without trailing zeros, and without the dot when nothing is left.
+pub fn go_time(t: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = t
+        .strip_suffix('Z')
+        .and_then(|rest| rest.split_once('.'))
+        .filter(|(_, frac)| frac.ends_with('0') && frac.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(secs, frac)| {
+            let frac = frac.trim_end_matches('0');
+            if frac.is_empty() {
+                format!("{secs}Z")
+            } else {
+                format!("{secs}.{frac}Z")
+            }
+        });
+    trimmed.map_or(std::borrow::Cow::Borrowed(t), std::borrow::Cow::Owned)
 }
 
 /// The state given to hooks on stdin: the spec's state object.
@@ -151,6 +175,24 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn created_prints_as_go_prints_times() {
+        use super::go_time;
+        assert_eq!(
+            go_time("2026-12-03T12:11:07.164922466Z"),
+            "2026-12-03T12:11:07.164922466Z"
+        );
+        assert_eq!(
+            go_time("2026-12-03T12:11:07.164900000Z"),
+            "2026-12-03T12:11:07.1649Z"
+        );
+        assert_eq!(
+            go_time("2026-12-03T12:11:07.000000000Z"),
+            "2026-12-03T12:11:07Z"
+        );
+        assert_eq!(go_time("2026-12-03T12:11:07Z"), "2026-12-03T12:11:07Z");
+    }
+
     #[test]
     fn rfc3339_formats_known_instants() {
         assert_eq!(super::rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");

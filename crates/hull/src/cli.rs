@@ -1,726 +1,407 @@
-//! The command line, flag for flag as runc has it. Long flags are accepted
-//! with one dash too (`-no-subreaper`, as containerd's shim passes it) and
-//! with `=` (`--log-format=json`, as conmon writes it).
+//! The command line: parses it as runc does (commands.rs has the table,
+//! flags.rs the rules), answers `-h`/`--help`/`help` and `-v`/`--version`,
+//! sets up the log, and hands each command to hull-container. Exit statuses
+//! as runc's: 0, 1 for errors, 3 for an unknown command, 255 for a failed
+//! `exec`, and the container's own status for `run` and `exec`.
 
-use std::ffi::OsString;
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
 use hull_container::create::CreateOptions;
-use hull_container::run::RunOptions;
 use hull_container::state_store::Store;
 use hull_container::{Error, Result};
 
-use crate::log;
+use crate::commands::{self, Arity, Command, GLOBAL_FLAGS, HELP};
+use crate::flags::{self, Flag, Parsed};
+use crate::help;
+use crate::log::{self, Format};
 
-/// `--version` in runc's layout, which version parsers (podman) read.
-pub const VERSION_TEXT: &str = concat!(
-    "hull version ",
-    env!("CARGO_PKG_VERSION"),
-    "\ncommit: ",
-    env!("CARGO_PKG_VERSION"),
-    "\nspec: 1.2.1\n"
-);
+/// Parses `args` (the program name first) and runs the command; the exit
+/// status.
+pub fn main(args: Vec<String>) -> i32 {
+    let invoked = args.first().cloned().unwrap_or_else(|| "hull".into());
+    let program = Path::new(&invoked)
+        .file_name()
+        .map_or_else(|| "hull".into(), |n| n.to_string_lossy().into_owned());
+    let rest = args.get(1..).unwrap_or_default();
 
-#[derive(Parser)]
-#[command(name = "hull", about = "hull: an OCI container runtime")]
-pub struct Cli {
-    /// Root directory for storage of container state
-    #[arg(long, global = true, default_value = "/run/hull")]
-    root: PathBuf,
-    /// Set the log file to write hull logs to (default is stderr)
-    #[arg(long, global = true)]
-    log: Option<PathBuf>,
-    /// Set the log format ('text' (default), or 'json')
-    #[arg(long = "log-format", global = true, default_value = "text")]
-    log_format: String,
-    /// Enable debug logging
-    #[arg(long, global = true)]
-    debug: bool,
-    /// Enable systemd cgroup support
-    #[arg(long = "systemd-cgroup", global = true)]
-    systemd_cgroup: bool,
-    /// Ignore cgroup permission errors ('true', 'false', or 'auto')
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = false)]
-    rootless: Option<String>,
-    /// Enable criu support (accepted for compatibility; unused)
-    #[arg(long, global = true, hide = true)]
-    criu: Option<String>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Args)]
-struct CreateArgs {
-    /// Path to the root of the bundle directory
-    #[arg(short, long, default_value = ".")]
-    bundle: PathBuf,
-    /// Path to an AF_UNIX socket which will receive the pty master
-    #[arg(long = "console-socket")]
-    console_socket: Option<PathBuf>,
-    /// Specify the file to write the process id to
-    #[arg(long = "pid-file")]
-    pid_file: Option<PathBuf>,
-    /// Do not use pivot root to jail process inside rootfs
-    #[arg(long = "no-pivot")]
-    no_pivot: bool,
-    /// Do not create a new session keyring for the container
-    #[arg(long = "no-new-keyring")]
-    no_new_keyring: bool,
-    /// Pass N additional file descriptors to the container
-    #[arg(long = "preserve-fds", default_value_t = 0)]
-    preserve_fds: u32,
-    container_id: String,
-}
-
-#[derive(Args)]
-struct ExecArgs {
-    /// Path to an AF_UNIX socket which will receive the pty master
-    #[arg(long = "console-socket")]
-    console_socket: Option<PathBuf>,
-    /// Current working directory in the container
-    #[arg(long)]
-    cwd: Option<PathBuf>,
-    /// Set environment variables
-    #[arg(short, long)]
-    env: Vec<String>,
-    /// Allocate a pseudo-TTY
-    #[arg(short, long)]
-    tty: bool,
-    /// UID (format: <uid>[:<gid>])
-    #[arg(short, long)]
-    user: Option<String>,
-    /// Additional gids
-    #[arg(short = 'g', long = "additional-gids")]
-    additional_gids: Vec<u32>,
-    /// Path to the process.json
-    #[arg(short, long)]
-    process: Option<PathBuf>,
-    /// Detach from the container's process
-    #[arg(short, long)]
-    detach: bool,
-    /// Specify the file to write the process id to
-    #[arg(long = "pid-file")]
-    pid_file: Option<PathBuf>,
-    /// Set the asm process label for the process commonly used with selinux
-    #[arg(long = "process-label")]
-    process_label: Option<String>,
-    /// Set the apparmor profile for the process
-    #[arg(long)]
-    apparmor: Option<String>,
-    /// Set the no new privileges value for the process
-    #[arg(long = "no-new-privs")]
-    no_new_privs: bool,
-    /// Add a capability to the bounding set for the process
-    #[arg(short, long)]
-    cap: Vec<String>,
-    /// Pass N additional file descriptors to the container
-    #[arg(long = "preserve-fds", default_value_t = 0)]
-    preserve_fds: u32,
-    /// Run the exec process in the given cgroup (accepted; the container's cgroup is used)
-    #[arg(long)]
-    cgroup: Vec<String>,
-    /// Allow exec in a paused container
-    #[arg(long = "ignore-paused")]
-    ignore_paused: bool,
-    container_id: String,
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
-}
-
-#[derive(Args)]
-struct UpdateArgs {
-    /// Path to a file containing the resources to update or '-' to read from the standard input
-    #[arg(short, long)]
-    resources: Option<String>,
-    #[arg(long = "blkio-weight")]
-    blkio_weight: Option<u16>,
-    #[arg(long = "cpu-period")]
-    cpu_period: Option<u64>,
-    #[arg(long = "cpu-quota")]
-    cpu_quota: Option<i64>,
-    #[arg(long = "cpu-share")]
-    cpu_share: Option<u64>,
-    #[arg(long = "cpu-rt-period")]
-    cpu_rt_period: Option<u64>,
-    #[arg(long = "cpu-rt-runtime")]
-    cpu_rt_runtime: Option<i64>,
-    #[arg(long = "cpuset-cpus")]
-    cpuset_cpus: Option<String>,
-    #[arg(long = "cpuset-mems")]
-    cpuset_mems: Option<String>,
-    #[arg(long)]
-    memory: Option<String>,
-    #[arg(long = "memory-reservation")]
-    memory_reservation: Option<String>,
-    #[arg(long = "memory-swap")]
-    memory_swap: Option<String>,
-    #[arg(long = "pids-limit")]
-    pids_limit: Option<i64>,
-    container_id: String,
-}
-
-#[derive(Args)]
-struct CriuArgs {
-    #[arg(long = "image-path")]
-    image_path: Option<PathBuf>,
-    #[arg(long = "work-path")]
-    work_path: Option<PathBuf>,
-    #[arg(long = "parent-path")]
-    parent_path: Option<PathBuf>,
-    #[arg(long = "leave-running")]
-    leave_running: bool,
-    #[arg(long = "tcp-established")]
-    tcp_established: bool,
-    #[arg(long = "ext-unix-sk")]
-    ext_unix_sk: bool,
-    #[arg(long = "shell-job")]
-    shell_job: bool,
-    #[arg(long = "file-locks")]
-    file_locks: bool,
-    #[arg(long = "empty-ns")]
-    empty_ns: Vec<String>,
-    #[arg(long = "manage-cgroups-mode")]
-    manage_cgroups_mode: Option<String>,
-    #[arg(short, long)]
-    bundle: Option<PathBuf>,
-    #[arg(short, long)]
-    detach: bool,
-    #[arg(long = "pid-file")]
-    pid_file: Option<PathBuf>,
-    #[arg(long = "no-subreaper")]
-    no_subreaper: bool,
-    #[arg(long = "no-pivot")]
-    no_pivot: bool,
-    #[arg(long = "console-socket")]
-    console_socket: Option<PathBuf>,
-    container_id: String,
-}
-
-#[derive(Subcommand)]
-#[command(defer = true)]
-enum Command {
-    /// Create a container
-    Create(CreateArgs),
-    /// Execute the user defined process in a created container
-    Start { container_id: String },
-    /// Output the state of a container
-    State { container_id: String },
-    /// Kill sends the specified signal (default: SIGTERM) to the container's init process
-    Kill {
-        /// Send the specified signal to all processes inside the container
-        #[arg(short, long)]
-        all: bool,
-        container_id: String,
-        signal: Option<String>,
-    },
-    /// Delete any resources held by the container
-    Delete {
-        /// Forcibly delete the container if it is still running (uses SIGKILL)
-        #[arg(short, long)]
-        force: bool,
-        container_id: String,
-    },
-    /// Create and run a container
-    Run {
-        #[command(flatten)]
-        create: CreateArgs,
-        /// Detach from the container's process
-        #[arg(short, long)]
-        detach: bool,
-        /// Do not delete the container after it exits
-        #[arg(long)]
-        keep: bool,
-        /// Disable the use of the subreaper used to reap reparented processes
-        #[arg(long = "no-subreaper")]
-        no_subreaper: bool,
-    },
-    /// Lists containers started by hull with the given root
-    List {
-        /// Select one of: table or json
-        #[arg(short, long, default_value = "table")]
-        format: String,
-        /// Display only container IDs
-        #[arg(short, long)]
-        quiet: bool,
-    },
-    /// Execute new process inside the container
-    Exec(ExecArgs),
-    /// Suspend all processes inside the container
-    Pause { container_id: String },
-    /// Resume all processes that have been previously paused
-    Resume { container_id: String },
-    /// Displays the processes running inside a container
-    Ps {
-        /// Select one of: table or json
-        #[arg(short, long, default_value = "table")]
-        format: String,
-        container_id: String,
-        /// Options passed to ps(1) for the table format
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        ps_args: Vec<String>,
-    },
-    /// Update container resource constraints
-    Update(UpdateArgs),
-    /// Display container events such as OOM notifications, cpu, memory, and IO usage statistics
-    Events {
-        /// Display the container's stats then exit
-        #[arg(long)]
-        stats: bool,
-        /// Set the stats collection interval
-        #[arg(long, default_value = "5s")]
-        interval: String,
-        container_id: String,
-    },
-    /// Show the enabled features
-    Features,
-    /// Checkpoint a running container (needs CRIU)
-    Checkpoint(CriuArgs),
-    /// Restore a container from a previous checkpoint (needs CRIU)
-    Restore(CriuArgs),
-    /// Create a new specification file
-    Spec {
-        /// Path to the root of the bundle directory
-        #[arg(short, long, default_value = ".")]
-        bundle: PathBuf,
-        /// Generate a configuration for a rootless container
-        #[arg(long = "rootless", id = "spec_rootless")]
-        rootless: bool,
-    },
-}
-
-/// Long flags hull knows; `-name` is rewritten to `--name` for these only,
-/// so a container command's own `-la` stays untouched.
-const LONG_FLAGS: &[&str] = &[
-    "root",
-    "log",
-    "log-format",
-    "debug",
-    "systemd-cgroup",
-    "rootless",
-    "criu",
-    "bundle",
-    "console-socket",
-    "pid-file",
-    "no-pivot",
-    "no-new-keyring",
-    "preserve-fds",
-    "all",
-    "force",
-    "detach",
-    "keep",
-    "no-subreaper",
-    "format",
-    "quiet",
-    "version",
-    "help",
-    "cwd",
-    "env",
-    "tty",
-    "user",
-    "additional-gids",
-    "process",
-    "process-label",
-    "apparmor",
-    "no-new-privs",
-    "cap",
-    "cgroup",
-    "ignore-paused",
-    "resources",
-    "stats",
-    "interval",
-    "image-path",
-    "work-path",
-    "parent-path",
-    "leave-running",
-    "tcp-established",
-    "ext-unix-sk",
-    "shell-job",
-    "file-locks",
-    "empty-ns",
-    "manage-cgroups-mode",
-    "memory",
-    "memory-swap",
-    "memory-reservation",
-    "cpu-quota",
-    "cpu-period",
-    "cpu-share",
-    "cpuset-cpus",
-    "cpuset-mems",
-    "pids-limit",
-    "blkio-weight",
-    "cpu-rt-period",
-    "cpu-rt-runtime",
-];
-
-pub fn normalize_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
-    args.map(|a| {
-        let Some(s) = a.to_str() else { return a };
-        if s.starts_with('-') && !s.starts_with("--") && s.len() > 2 {
-            let name = s[1..].split('=').next().unwrap_or("");
-            if LONG_FLAGS.contains(&name) {
-                return OsString::from(format!("-{s}"));
-            }
-        }
-        a
-    })
-    .collect()
-}
-
-pub fn parse(args: Vec<OsString>) -> std::result::Result<Cli, clap::Error> {
-    Cli::try_parse_from(args)
-}
-
-fn create_options(a: CreateArgs, systemd: bool) -> CreateOptions {
-    CreateOptions {
-        id: a.container_id,
-        bundle: a.bundle,
-        pid_file: a.pid_file.map(absolute),
-        console_socket: a.console_socket.map(absolute),
-        no_pivot: a.no_pivot,
-        no_new_keyring: a.no_new_keyring,
-        preserve_fds: a.preserve_fds,
-        systemd_cgroup: systemd,
-        relay_tty: false,
-        start_now: false,
-    }
-}
-
-fn absolute(p: PathBuf) -> PathBuf {
-    if p.is_absolute() {
-        return p;
-    }
-    std::env::current_dir().map(|d| d.join(&p)).unwrap_or(p)
-}
-
-pub fn dispatch(cli: Cli) -> Result<u8> {
-    let format = match cli.log_format.as_str() {
-        "json" => log::Format::Json,
-        "text" => log::Format::Text,
-        other => {
-            return Err(Error::Other(format!(
-                "invalid log-format {other:?} (text or json)"
-            )))
+    let global_flags: Vec<&Flag> = GLOBAL_FLAGS.iter().collect();
+    let globals = match flags::parse(&global_flags, rest) {
+        Ok(g) => g,
+        Err(e) => {
+            print!("Incorrect Usage. {e}\n\n{}", help::app(&program));
+            return fail(&e.to_string(), 1);
         }
     };
-    log::init(cli.log.as_deref(), format, cli.debug);
-    let store = Store::new(&cli.root);
-    match cli.command {
-        Command::Create(a) => {
-            hull_container::create::create(&store, &create_options(a, cli.systemd_cgroup))?;
-        }
-        Command::Start { container_id } => hull_container::start::start(&store, &container_id)?,
-        Command::State { container_id } => {
-            println!("{}", hull_container::query::state(&store, &container_id)?)
-        }
-        Command::Kill {
-            all,
-            container_id,
-            signal,
-        } => {
-            let sig = hull_container::kill::parse_signal(signal.as_deref().unwrap_or("SIGTERM"))?;
-            hull_container::kill::kill(&store, &container_id, sig, all)?;
-        }
-        Command::Delete {
-            force,
-            container_id,
-        } => hull_container::delete::delete(&store, &container_id, force)?,
-        Command::Run {
-            create,
-            detach,
-            keep,
-            no_subreaper: _,
-        } => {
-            let opts = RunOptions {
-                create: create_options(create, cli.systemd_cgroup),
-                detach,
-                keep,
-            };
-            let code = hull_container::run::run(&store, &opts)?;
-            return Ok(code.clamp(0, 255) as u8);
-        }
-        Command::List { format, quiet } => list(&store, &format, quiet)?,
-        Command::Exec(a) => {
-            let opts = hull_container::container_exec::ExecOptions {
-                id: a.container_id,
-                process: a.process,
-                args: a.command,
-                tty: a.tty,
-                cwd: a.cwd,
-                env: a.env,
-                user: a.user,
-                additional_gids: a.additional_gids,
-                caps: a.cap,
-                no_new_privs: a.no_new_privs,
-                console_socket: a.console_socket.map(absolute),
-                pid_file: a.pid_file.map(absolute),
-                detach: a.detach,
-                preserve_fds: a.preserve_fds,
-                ignore_paused: a.ignore_paused,
-            };
-            let _ = (a.process_label, a.apparmor, a.cgroup);
-            let code = hull_container::container_exec::exec(&store, &opts)?;
-            return Ok(code.clamp(0, 255) as u8);
-        }
-        Command::Pause { container_id } => {
-            hull_container::cgroup_ops::pause(&store, &container_id)?
-        }
-        Command::Resume { container_id } => {
-            hull_container::cgroup_ops::resume(&store, &container_id)?
-        }
-        Command::Ps {
-            format,
-            container_id,
-            ps_args,
-        } => ps(&store, &container_id, &format, &ps_args)?,
-        Command::Update(a) => update(&store, a)?,
-        Command::Events {
-            stats,
-            interval,
-            container_id,
-        } => {
-            if stats {
-                println!(
-                    "{}",
-                    hull_container::cgroup_ops::stats_event(&store, &container_id)?
-                );
-            } else {
-                let every = parse_duration(&interval)?;
-                hull_container::cgroup_ops::events(&store, &container_id, every)?;
-            }
-        }
-        Command::Features => {
-            let doc = hull_container::features::document();
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-        }
-        Command::Checkpoint(a) | Command::Restore(a) => {
-            return Err(Error::Other(format!(
-                "checkpoint/restore of {}: CRIU cannot work on this host (Debian's criu 3.17 fails on this kernel: \"Unexpected rt vDSO area bounds\"); hull does not support checkpoint/restore yet",
-                a.container_id
-            )));
-        }
-        Command::Spec { bundle, rootless } => spec(&bundle, rootless)?,
+    if globals.bool("help") {
+        print!("{}", help::app(&program));
+        return 0;
     }
-    Ok(0)
+    if globals.bool("version") {
+        print!("{}", help::version_text());
+        return 0;
+    }
+    let root = match state_root(&globals) {
+        Ok(r) => r,
+        Err(e) => return fail(&e, 1),
+    };
+    let format = Format::parse(globals.str("log-format").unwrap_or("text"));
+    let format = match format {
+        Ok(f) => f,
+        Err(e) => return fail(&e, 1),
+    };
+    let log_path = globals.str("log").filter(|p| !p.is_empty()).map(Path::new);
+    if let Err(e) = log::init(format, globals.bool("debug"), log_path) {
+        return fail(&e, 1);
+    }
+    log::connect_library();
+
+    let Some((name, cmd_args)) = globals.args.split_first() else {
+        print!("{}", help::app(&program));
+        return 0;
+    };
+    if name == "help" || name == "h" {
+        return help_command(&program, cmd_args.first().map(String::as_str));
+    }
+    let Some(cmd) = commands::find(name) else {
+        return no_help_topic(name);
+    };
+    let cmd_flags: Vec<&Flag> = cmd.flags.iter().chain(std::iter::once(&HELP)).collect();
+    let cmd_args = if cmd.flags_first {
+        cmd_args.to_vec()
+    } else {
+        flags::reorder(&cmd_flags, cmd_args)
+    };
+    let parsed = match flags::parse(&cmd_flags, &cmd_args) {
+        Ok(p) => p,
+        Err(e) => {
+            print!("Incorrect Usage: {e}\n\n{}", help::command(&program, cmd));
+            return fail(&e.to_string(), 1);
+        }
+    };
+    if parsed.bool("help") {
+        print!("{}", help::command(&program, cmd));
+        return 0;
+    }
+    if let Err(e) = check_arity(cmd, &parsed, &invoked) {
+        print!("Incorrect Usage.\n\n{}", help::command(&program, cmd));
+        return fail(&e, 1);
+    }
+    let ctx = Context {
+        store: Store::new(root),
+        systemd_cgroup: globals.bool("systemd-cgroup"),
+        flags: parsed,
+    };
+    log::debug(|| format!("{} {}: arguments {:?}", program, cmd.name, ctx.flags.args));
+    match dispatch(cmd, &ctx) {
+        Ok(code) => code,
+        Err(e) => {
+            let (prefix, code) = match cmd.name {
+                "exec" => ("exec failed: ".to_string(), 255),
+                "create" | "run" => (format!("hull {} failed: ", cmd.name), 1),
+                _ => (String::new(), 1),
+            };
+            fail(&format!("{prefix}{e}"), code)
+        }
+    }
 }
 
-fn list(store: &Store, format: &str, quiet: bool) -> Result<()> {
-    let all = hull_container::query::list(store)?;
-    let mut out = std::io::stdout().lock();
-    if quiet {
-        for (rec, _) in &all {
-            let _ = writeln!(out, "{}", rec.id);
+/// Logs `msg` as the error that ends the command; returns `code`.
+fn fail(msg: &str, code: i32) -> i32 {
+    log::fatal(msg);
+    code
+}
+
+/// `help [command]`.
+fn help_command(program: &str, topic: Option<&str>) -> i32 {
+    match topic {
+        None => {
+            print!("{}", help::app(program));
+            0
         }
-        return Ok(());
+        Some(t) => match commands::find(t) {
+            Some(c) => {
+                print!("{}", help::command(program, c));
+                0
+            }
+            None => no_help_topic(t),
+        },
     }
-    match format {
-        "json" => {
-            let views: Vec<_> = all
-                .iter()
-                .map(|(r, s)| hull_container::status::StateView::new(r, *s))
-                .collect();
-            let text = if views.is_empty() {
-                "null".to_string()
-            } else {
-                serde_json::to_string(&views).unwrap_or_default()
-            };
-            let _ = writeln!(out, "{text}");
-        }
-        "table" => {
-            let rows: Vec<[String; 6]> = all
-                .iter()
-                .map(|(r, s)| {
-                    let v = hull_container::status::StateView::new(r, *s);
-                    [
-                        r.id.clone(),
-                        v.pid.to_string(),
-                        s.as_str().to_string(),
-                        r.bundle.display().to_string(),
-                        r.created.clone(),
-                        r.owner.clone(),
-                    ]
-                })
-                .collect();
-            let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
-            let mut widths = header.clone().map(|h| h.len());
-            for row in &rows {
-                for (w, c) in widths.iter_mut().zip(row) {
-                    *w = (*w).max(c.len());
-                }
+}
+
+/// What runc answers for an unknown command (`runc foo`, `runc help foo`).
+fn no_help_topic(name: &str) -> i32 {
+    fail(&format!("No help topic for '{name}'\n"), 3)
+}
+
+/// `--root`, made absolute; `/` is refused as runc refuses it.
+fn state_root(globals: &Parsed) -> std::result::Result<PathBuf, String> {
+    let Some(given) = globals.str("root") else {
+        return Ok(PathBuf::from("/run/hull"));
+    };
+    let root = clean_absolute(Path::new(given));
+    if root == Path::new("/") {
+        return Err("Option --root argument should not be set to /".into());
+    }
+    Ok(root)
+}
+
+/// An absolute, lexically cleaned path (Go's filepath.Abs).
+fn clean_absolute(p: &Path) -> PathBuf {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let mut out = PathBuf::from("/");
+    for c in joined.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
             }
-            for row in std::iter::once(&header).chain(&rows) {
-                let line: Vec<String> = row
-                    .iter()
-                    .zip(widths)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect();
-                let _ = writeln!(out, "{}", line.join("   ").trim_end());
-            }
+            std::path::Component::Normal(n) => out.push(n),
+            _ => {}
         }
-        other => {
-            return Err(Error::Other(format!(
-                "invalid format option {other:?} (table or json)"
-            )))
-        }
+    }
+    out
+}
+
+/// runc's argument count checks, with its message.
+fn check_arity(cmd: &Command, parsed: &Parsed, invoked: &str) -> std::result::Result<(), String> {
+    let n = parsed.args.len();
+    let (bad, how, count) = match cmd.arity {
+        Arity::Exactly(k) => (n != k, "exactly", k),
+        Arity::AtLeast(k) => (n < k, "a minimum of", k),
+        Arity::Between(lo, _) if n < lo => (true, "a minimum of", lo),
+        Arity::Between(_, hi) => (n > hi, "a maximum of", hi),
+    };
+    if bad {
+        return Err(format!(
+            "{invoked}: {:?} requires {how} {count} argument(s)",
+            cmd.name
+        ));
     }
     Ok(())
 }
 
-fn spec(bundle: &std::path::Path, rootless: bool) -> Result<()> {
-    let path = bundle.join("config.json");
+struct Context {
+    store: Store,
+    systemd_cgroup: bool,
+    flags: Parsed,
+}
+
+impl Context {
+    fn id(&self) -> &str {
+        self.flags.args.first().map_or("", String::as_str)
+    }
+
+    fn path(&self, name: &str) -> Option<PathBuf> {
+        self.flags
+            .str(name)
+            .filter(|p| !p.is_empty())
+            .map(|p| absolute(Path::new(p)))
+    }
+
+    fn count(&self, name: &str) -> Result<u32> {
+        let Some(v) = self.flags.str(name) else {
+            return Ok(0);
+        };
+        v.parse()
+            .map_err(|_| Error::Other(format!("invalid value {v:?} for flag -{name}")))
+    }
+
+    fn create_options(&self) -> Result<CreateOptions> {
+        Ok(CreateOptions {
+            id: self.id().to_string(),
+            bundle: self
+                .flags
+                .str("bundle")
+                .filter(|b| !b.is_empty())
+                .map_or_else(|| PathBuf::from("."), PathBuf::from),
+            pid_file: self.path("pid-file"),
+            console_socket: self.path("console-socket"),
+            pidfd_socket: self.path("pidfd-socket"),
+            no_pivot: self.flags.bool("no-pivot"),
+            no_new_keyring: self.flags.bool("no-new-keyring"),
+            preserve_fds: self.count("preserve-fds")?,
+            systemd_cgroup: self.systemd_cgroup,
+            relay_tty: false,
+            start_now: false,
+        })
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    std::env::current_dir().map_or_else(|_| p.to_path_buf(), |d| d.join(p))
+}
+
+/// Runs one command; the exit status.
+fn dispatch(cmd: &Command, ctx: &Context) -> Result<i32> {
+    let store = &ctx.store;
+    let id = ctx.id();
+    let f = &ctx.flags;
+    match cmd.name {
+        "create" => {
+            hull_container::create::create(store, &ctx.create_options()?)?;
+        }
+        "run" => {
+            let opts = hull_container::run::RunOptions {
+                create: ctx.create_options()?,
+                detach: f.bool("detach"),
+                keep: f.bool("keep"),
+            };
+            return Ok(hull_container::run::run(store, &opts)?.clamp(0, 255));
+        }
+        "start" => hull_container::start::start(store, id)?,
+        "state" => print!("{}", hull_container::query::state(store, id)?),
+        "kill" => {
+            let signal = f.args.get(1).map_or("SIGTERM", String::as_str);
+            hull_container::kill::kill(store, id, signal, f.bool("all"))?;
+        }
+        "delete" => hull_container::delete::delete(store, id, f.bool("force"))?,
+        "exec" => return exec(ctx),
+        "list" => print!(
+            "{}",
+            hull_container::query::list_text(
+                store,
+                f.str("format").unwrap_or("table"),
+                f.bool("quiet")
+            )?
+        ),
+        "pause" => hull_container::cgroup_ops::pause(store, id)?,
+        "resume" => hull_container::cgroup_ops::resume(store, id)?,
+        "ps" => print!(
+            "{}",
+            hull_container::ps::ps(store, id, f.str("format").unwrap_or("table"), &f.args[1..])?
+        ),
+        "update" => {
+            // The container first, as runc: an unknown one is reported
+            // before a bad value.
+            hull_container::query::state(store, id)?;
+            let get = |name: &str| f.str(name).map(str::to_string);
+            let resources = hull_container::update_flags::resources(&get, &mut std::io::stdin())?;
+            hull_container::cgroup_ops::update(store, id, &resources)?;
+        }
+        "events" => events(ctx)?,
+        "features" => {
+            let doc = hull_container::features::document();
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        "checkpoint" | "restore" => checkpoint(ctx, cmd.name)?,
+        "spec" => spec(ctx)?,
+        other => return Err(Error::Other(format!("no such command {other:?}"))),
+    }
+    Ok(0)
+}
+
+fn exec(ctx: &Context) -> Result<i32> {
+    let f = &ctx.flags;
+    let additional_gids = f
+        .all("additional-gids")
+        .iter()
+        .map(|g| {
+            g.parse::<u32>()
+                .map_err(|_| Error::Other(format!("invalid additional gid {g:?}")))
+        })
+        .collect::<Result<Vec<u32>>>()?;
+    let opts = hull_container::container_exec::ExecOptions {
+        id: ctx.id().to_string(),
+        process: f
+            .str("process")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+        args: f.args[1..].to_vec(),
+        tty: f.bool("tty"),
+        cwd: f.str("cwd").filter(|c| !c.is_empty()).map(PathBuf::from),
+        env: f.all("env"),
+        user: f.str("user").filter(|u| !u.is_empty()).map(str::to_string),
+        additional_gids,
+        caps: f.all("cap"),
+        no_new_privs: f.bool("no-new-privs"),
+        console_socket: ctx.path("console-socket"),
+        pidfd_socket: ctx.path("pidfd-socket"),
+        pid_file: ctx.path("pid-file"),
+        detach: f.bool("detach"),
+        preserve_fds: ctx.count("preserve-fds")?,
+        ignore_paused: f.bool("ignore-paused"),
+    };
+    Ok(hull_container::container_exec::exec(&ctx.store, &opts)?.clamp(0, 255))
+}
+
+fn events(ctx: &Context) -> Result<()> {
+    let (store, id, f) = (&ctx.store, ctx.id(), &ctx.flags);
+    if f.bool("stats") {
+        println!("{}", hull_container::events::stats_event(store, id)?);
+        return Ok(());
+    }
+    let nanos = flags::parse_duration(f.str("interval").unwrap_or("5s")).unwrap_or(0);
+    let interval = std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(0));
+    hull_container::events::events(store, id, interval, &mut std::io::stdout())
+}
+
+/// checkpoint/restore: runc's checks of the image paths, then the answer
+/// that hull has no CRIU support.
+fn checkpoint(ctx: &Context, name: &str) -> Result<()> {
+    let f = &ctx.flags;
+    hull_container::query::state(&ctx.store, ctx.id())?;
+    if name == "checkpoint" {
+        if let Some(parent) = f.str("parent-path").filter(|p| !p.is_empty()) {
+            let images = f.str("image-path").unwrap_or("");
+            if Path::new(parent).is_absolute() {
+                return Err(Error::Other("--parent-path must be relative".into()));
+            }
+            let real = Path::new(images).join(parent);
+            match std::fs::metadata(&real) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(Error::Other(format!(
+                        "invalid --parent-path: {}: not a directory",
+                        real.display()
+                    )))
+                }
+                Err(e) => {
+                    return Err(Error::Other(format!(
+                        "invalid --parent-path: stat {}: {}",
+                        real.display(),
+                        hull_container::error::errno_text(&e)
+                    )))
+                }
+            }
+        }
+    }
+    Err(Error::Other(format!(
+        "{name} of {}: hull does not support checkpoint/restore (CRIU) yet",
+        ctx.id()
+    )))
+}
+
+fn spec(ctx: &Context) -> Result<()> {
+    let f = &ctx.flags;
+    let bundle = f.str("bundle").filter(|b| !b.is_empty()).unwrap_or(".");
+    let path = Path::new(bundle).join("config.json");
     if path.exists() {
         return Err(Error::Other(
             "File config.json exists. Remove it first".into(),
         ));
     }
-    // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let text = hull_container::default_spec::default_spec(rootless, uid, gid);
+    // SAFETY: geteuid/getegid cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let text = hull_container::default_spec::default_spec(f.bool("rootless"), uid, gid);
     std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
 }
 
-fn ps(store: &Store, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
-    let pids = hull_container::cgroup_ops::pids(store, id)?;
-    match format {
-        "json" => {
-            println!("{}", serde_json::to_string(&pids).unwrap_or_default());
-            Ok(())
-        }
-        "table" => {
-            let args: Vec<String> = if ps_args.is_empty() {
-                vec!["-ef".into()]
-            } else {
-                ps_args.to_vec()
-            };
-            let out = std::process::Command::new("ps")
-                .args(&args)
-                .output()
-                .map_err(|e| Error::sys("run ps", e))?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            let mut lines = text.lines();
-            let header = lines.next().unwrap_or("");
-            let pid_col = header
-                .split_whitespace()
-                .position(|h| h == "PID")
-                .ok_or_else(|| Error::Other("ps output has no PID column".into()))?;
-            println!("{header}");
-            for line in lines {
-                let pid = line
-                    .split_whitespace()
-                    .nth(pid_col)
-                    .and_then(|p| p.parse::<i32>().ok());
-                if pid.is_some_and(|p| pids.contains(&p)) {
-                    println!("{line}");
-                }
-            }
-            Ok(())
-        }
-        other => Err(Error::Other(format!(
-            "invalid format option {other:?} (table or json)"
-        ))),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Memory sizes as runc's update flags take them: bytes, or with k/m/g.
-fn parse_size(s: &str) -> Result<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    if t == "-1" {
-        return Ok(-1);
+    #[test]
+    fn roots_are_made_absolute_and_clean() {
+        assert_eq!(
+            clean_absolute(Path::new("/a/b/../c/./d")),
+            PathBuf::from("/a/c/d")
+        );
+        assert_eq!(clean_absolute(Path::new("/..")), PathBuf::from("/"));
     }
-    let t = t.trim_end_matches('b');
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('t') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    num.parse::<i64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| Error::Other(format!("invalid size {s:?}")))
-}
-
-fn parse_duration(s: &str) -> Result<std::time::Duration> {
-    let bad = || Error::Other(format!("invalid interval {s:?}"));
-    let (num, unit) = s
-        .find(|c: char| c.is_ascii_alphabetic())
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(bad()),
-    };
-    if !(secs > 0.0 && secs.is_finite()) {
-        return Err(bad());
-    }
-    Ok(std::time::Duration::from_secs_f64(secs))
-}
-
-fn update(store: &Store, a: UpdateArgs) -> Result<()> {
-    use std::io::Read;
-    let mut v: serde_json::Value = match a.resources.as_deref() {
-        Some("-") => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| Error::sys("read resources from stdin", e))?;
-            serde_json::from_slice(&buf)
-                .map_err(|e| Error::Other(format!("resources from stdin: {e}")))?
-        }
-        Some(path) => {
-            let buf = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            serde_json::from_slice(&buf).map_err(|e| Error::Other(format!("{path}: {e}")))?
-        }
-        None => serde_json::json!({}),
-    };
-    let mut set = |section: &str, key: &str, val: serde_json::Value| {
-        if !v[section].is_object() {
-            v[section] = serde_json::json!({});
-        }
-        v[section][key] = val;
-    };
-    if let Some(w) = a.blkio_weight {
-        set("blockIO", "weight", w.into());
-    }
-    if let Some(x) = a.cpu_period {
-        set("cpu", "period", x.into());
-    }
-    if let Some(x) = a.cpu_quota {
-        set("cpu", "quota", x.into());
-    }
-    if let Some(x) = a.cpu_share {
-        set("cpu", "shares", x.into());
-    }
-    if let Some(x) = a.cpu_rt_period {
-        set("cpu", "realtimePeriod", x.into());
-    }
-    if let Some(x) = a.cpu_rt_runtime {
-        set("cpu", "realtimeRuntime", x.into());
-    }
-    if let Some(x) = a.cpuset_cpus {
-        set("cpu", "cpus", x.into());
-    }
-    if let Some(x) = a.cpuset_mems {
-        set("cpu", "mems", x.into());
-    }
-    if let Some(x) = &a.memory {
-        set("memory", "limit", parse_size(x)?.into());
-    }
-    if let Some(x) = &a.memory_reservation {
-        set("memory", "reservation", parse_size(x)?.into());
-    }
-    if let Some(x) = &a.memory_swap {
-        set("memory", "swap", parse_size(x)?.into());
-    }
-    if let Some(x) = a.pids_limit {
-        set("pids", "limit", x.into());
-    }
-    let resources: oci_spec::runtime::LinuxResources =
-        serde_json::from_value(v).map_err(|e| Error::Other(format!("resources: {e}")))?;
-    hull_container::cgroup_ops::update(store, &a.container_id, &resources)
 }

@@ -5,6 +5,9 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod cli;
+mod commands;
+mod flags;
+mod help;
 mod log;
 
 /// With musl, dlmalloc instead of musl's own allocator (Cargo.toml says why).
@@ -78,23 +81,9 @@ unsafe fn args_from(
 
 /// Parses the command line and runs the command; the exit status.
 fn run(args: Vec<std::ffi::OsString>) -> libc::c_int {
-    let args = cli::normalize_args(args.into_iter());
-    if args.len() == 2 && matches!(args[1].to_str(), Some("--version" | "-v")) {
-        print!("{}", cli::VERSION_TEXT);
-        return 0;
-    }
-    let parsed = match cli::parse(args) {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 1 } else { 0 };
-        }
-    };
-    match cli::dispatch(parsed) {
-        Ok(code) => code.into(),
-        Err(e) => {
-            log::write("error", &e.to_string());
-            1
-        }
-    }
+    let args = args
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    cli::main(args)
 }

@@ -54,6 +54,7 @@ pub fn make_unreachable() {
 
 /// Runs the init; never returns.
 pub fn run(ctx: InitContext) -> ! {
+    crate::debug(|| "child process in init()".into());
     let code = match setup(&ctx) {
         Ok(ready) => {
             // SAFETY: prctl on ourselves: from now on the init outlives `create`.
@@ -481,5 +482,8 @@ fn exec_started(ctx: &InitContext, ready: &Ready, state: &str) -> Error {
             return e;
         }
     }
+    // The exec closes the close-on-exec start channel: that tells `start`
+    // (or `run`) the program runs. runc's words for it.
+    crate::debug(|| "init: closing the pipe to signal completion".into());
     exec_process(ready.seccomp.as_ref(), process, program, ctx.preserve_fds)
 }
