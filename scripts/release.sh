@@ -15,6 +15,9 @@ if rustup target list --installed 2>/dev/null | grep -qx "$musl" ||
     timeout 120 rustup target add "$musl" >/dev/null 2>&1; then
     target=$musl
 fi
+# `hull --version` prints it on its `commit:` line (Docker reads it).
+HULL_COMMIT=${HULL_COMMIT:-$(git describe --always --dirty 2>/dev/null || true)}
+export HULL_COMMIT
 crates=(-p hull -p hull-bridge)
 for c in "$@"; do crates+=(-p "$c"); done
 # An explicit --target keeps crt-static off the build scripts and

@@ -12,7 +12,9 @@ pub fn version_text() -> String {
     format!(
         "hull version {}\ncommit: {}\nspec: {}\n",
         env!("CARGO_PKG_VERSION"),
-        option_env!("HULL_COMMIT").unwrap_or(concat!("v", env!("CARGO_PKG_VERSION"))),
+        option_env!("HULL_COMMIT")
+            .filter(|c| !c.is_empty())
+            .unwrap_or(concat!("v", env!("CARGO_PKG_VERSION"))),
         hull_container::status::OCI_VERSION
     )
 }
