@@ -56,6 +56,10 @@ pub fn stats_event(store: &Store, id: &str) -> Result<String> {
 /// as runc), an oom event whenever the cgroup's OOM kill count grows, until
 /// the container stops or is deleted, or `out` is closed.
 pub fn events(store: &Store, id: &str, interval: Duration, out: &mut impl Write) -> Result<()> {
+    // runc's order of checks: the container, the interval, its status.
+    if store.open(id)?.read()?.is_none() {
+        return Err(Error::NotExist { id: id.into() });
+    }
     if interval.is_zero() {
         return Err(Error::Other(
             "duration interval must be greater than 0".into(),

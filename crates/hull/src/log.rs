@@ -116,9 +116,14 @@ pub fn connect_library() {
     }
 }
 
+/// Above the numbers `--preserve-fds` hands on (3 and up), so that the copy
+/// never takes the place of one the caller did not open; without room
+/// there, debug lines go to fd 2.
+const STDERR_COPY_MIN_FD: libc::c_int = 256;
+
 fn dup_stderr() -> Option<OwnedFd> {
     // SAFETY: duplicating fd 2 into a new close-on-exec fd we then own.
-    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
+    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, STDERR_COPY_MIN_FD) };
     // SAFETY: a new fd, owned by nobody else.
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
