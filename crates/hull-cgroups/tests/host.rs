@@ -244,10 +244,25 @@ fn stats_are_filled() {
     assert!(!s.memory.raw.is_empty());
     assert_eq!(s.pids.current, 1);
     assert_eq!(s.pids.limit, 50);
+    assert!(!s.cpuset.cpus.is_empty(), "{s:?}");
+    // runc's document: its sections, what it omits when zero (throttling
+    // without a quota, empty blkio lists) omitted.
     let j = serde_json::to_value(&s).unwrap();
-    assert!(j["cpu"]["throttling"].get("throttledPeriods").is_some());
-    assert!(j["memory"].get("kernelTCP").is_some());
-    assert!(j["blkio"].get("ioServiceBytesRecursive").is_some());
+    for key in [
+        "cpu",
+        "cpuset",
+        "memory",
+        "pids",
+        "blkio",
+        "hugetlb",
+        "intel_rdt",
+        "network_interfaces",
+    ] {
+        assert!(j.get(key).is_some(), "{key} in {j}");
+    }
+    assert!(j["cpu"].get("throttling").is_none(), "{j}");
+    assert!(j["memory"]["kernelTCP"].get("limit").is_some(), "{j}");
+    assert_eq!(j["pids"]["limit"], 50);
 }
 
 #[test]
