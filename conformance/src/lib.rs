@@ -281,15 +281,17 @@ pub fn pid_in_file(path: &Path) -> Value {
     json!(text.trim().parse::<i64>().unwrap_or(-1))
 }
 
-/// After a failed command: no state directory, no mount under the bundle,
-/// no cgroup named by its cgroupsPath.
-pub fn assert_nothing_left(w: &World, b: &Bundle) {
+/// After a failed command: no state directory, the host's mount table
+/// under the test's directory as it was `before` (nothing mounted, nothing
+/// propagated into it, nothing unmounted), no cgroup named by its
+/// cgroupsPath.
+pub fn assert_nothing_left(w: &World, b: &Bundle, before: &HostMounts) {
     assert!(
         w.root_is_empty(),
         "state left behind in {}",
         w.root.display()
     );
-    assert!(mounts_under(&b.dir).is_empty(), "mounts left behind");
+    before.assert_unchanged("after the failed command");
     if let Some(cg) = b.config["linux"]["cgroupsPath"].as_str() {
         let left = cgroups_named(cg);
         assert!(left.is_empty(), "cgroups left behind: {left:?}");
@@ -298,14 +300,140 @@ pub fn assert_nothing_left(w: &World, b: &Bundle) {
 
 /// `create` fails naming `needle`, and leaves nothing behind.
 pub fn assert_create_fails_cleanly(w: &World, b: &Bundle, needle: &str) {
-    let o = w.rt(&["create", "--bundle", b.path(), "bad"]);
+    assert_create_with_fails_cleanly(w, b, &[], needle);
+}
+
+/// [`assert_create_fails_cleanly`] with extra `create` flags (`--no-pivot`,
+/// `--pid-file`...).
+pub fn assert_create_with_fails_cleanly(w: &World, b: &Bundle, flags: &[&str], needle: &str) {
+    let before = HostMounts::under(&w.dir);
+    let mut args = vec!["create", "--bundle", b.path()];
+    args.extend_from_slice(flags);
+    args.push("bad");
+    let o = w.rt(&args);
     assert!(!o.status.success(), "create succeeded");
     assert!(
         stderr(&o).contains(needle),
         "error should name {needle:?}: {}",
         stderr(&o)
     );
-    assert_nothing_left(w, b);
+    assert_nothing_left(w, b, &before);
+}
+
+/// The host's mount table (this process's /proc/self/mountinfo) at and
+/// under a directory: what a container's mount namespace must not change
+/// there, even when the directory is a shared mount and a mount made in
+/// the container would propagate back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostMounts {
+    dir: PathBuf,
+    lines: Vec<String>,
+}
+
+impl HostMounts {
+    pub fn under(dir: &Path) -> HostMounts {
+        HostMounts {
+            dir: dir.to_owned(),
+            lines: mountinfo_under(dir),
+        }
+    }
+
+    /// Panics, listing what appeared and what went, when the mount table
+    /// under the directory is no longer what it was.
+    pub fn assert_unchanged(&self, when: &str) {
+        let now = mountinfo_under(&self.dir);
+        let added: Vec<_> = now.iter().filter(|l| !self.lines.contains(l)).collect();
+        let gone: Vec<_> = self.lines.iter().filter(|l| !now.contains(l)).collect();
+        assert!(
+            added.is_empty() && gone.is_empty(),
+            "the host's mounts under {} changed {when}:\nnew: {added:#?}\ngone: {gone:#?}",
+            self.dir.display()
+        );
+    }
+}
+
+/// The /proc/self/mountinfo lines whose mount point is `dir` or under it.
+fn mountinfo_under(dir: &Path) -> Vec<String> {
+    let dir = dir.to_string_lossy();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            l.split_whitespace().nth(4).is_some_and(|m| {
+                m.strip_prefix(dir.as_ref())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Host mounts a test made (see [`SharedHost::new`]): detached, with
+/// everything on them, when dropped, also when the test fails.
+pub struct SharedHost {
+    dir: PathBuf,
+}
+
+impl SharedHost {
+    /// Makes `dir` (a test's [`World::dir`]) a shared mount, a bind of
+    /// itself, as `/` is on systemd hosts (containerd's and Kubernetes'):
+    /// a mount a container makes on a copy of it that stayed shared shows
+    /// in the host. Declare it after the World, so that it is dropped
+    /// first.
+    pub fn new(dir: &Path) -> SharedHost {
+        let guard = SharedHost {
+            dir: dir.to_owned(),
+        };
+        bind_onto_itself(dir);
+        mount_cmd(&["--make-shared", &dir.to_string_lossy()]);
+        guard
+    }
+}
+
+impl Drop for SharedHost {
+    fn drop(&mut self) {
+        for m in mounts_under(&self.dir).iter().rev() {
+            let _ = Command::new("umount").args(["-l", m]).status();
+        }
+    }
+}
+
+/// Makes `path` a mount point, a bind of itself.
+pub fn bind_onto_itself(path: &Path) {
+    let p = path.to_string_lossy();
+    mount_cmd(&["--bind", &p, &p]);
+}
+
+/// Makes the bundle's rootfs an overlay mount whose lower layer is what was
+/// there, as containerd's rootfs always is (under a [`SharedHost`] it is
+/// shared, as containerd's is on a systemd host). The layers sit next to
+/// the rootfs; [`SharedHost`] unmounts it.
+pub fn overlay_rootfs(b: &Bundle) {
+    let rootfs = b.rootfs();
+    let layer = |name: &str| b.dir.join(format!("rootfs.{name}"));
+    std::fs::rename(&rootfs, layer("lower")).expect("move the rootfs to the lower layer");
+    for d in [rootfs.clone(), layer("upper"), layer("work")] {
+        std::fs::create_dir_all(&d).expect("mkdir overlay dirs");
+    }
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        layer("lower").display(),
+        layer("upper").display(),
+        layer("work").display()
+    );
+    mount_cmd(&[
+        "-t",
+        "overlay",
+        "overlay",
+        "-o",
+        &opts,
+        &rootfs.to_string_lossy(),
+    ]);
+}
+
+fn mount_cmd(args: &[&str]) {
+    let o = Command::new("mount").args(args).output().expect("mount(8)");
+    assert!(o.status.success(), "mount {args:?}: {}", stderr(&o));
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -349,12 +349,13 @@ fn runtime_run_with_a_failing_start_container_hook_fails_and_leaves_nothing() {
     let mut b = w.bundle("b", &["sh", "-c", "echo ran > /ran"]);
     b.config["hooks"] = json!({ "startContainer": [{ "path": "/bin/false" }] });
     b.save();
+    let before = HostMounts::under(&w.dir);
     let o = w.rt(&["run", "--bundle", b.path(), "c1"]);
     assert!(!o.status.success(), "run with a failing hook succeeded");
     assert!(stderr(&o).contains("startContainer"), "{}", stderr(&o));
     assert!(!b.rootfs().join("ran").exists(), "the program ran");
     assert!(b.config["linux"]["cgroupsPath"].is_string());
-    assert_nothing_left(&w, &b);
+    assert_nothing_left(&w, &b, &before);
 }
 
 #[test]

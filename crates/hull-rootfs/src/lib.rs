@@ -100,11 +100,23 @@ fn set_propagation(path: &CStr, flags: libc::c_ulong) -> io::Result<()> {
     sys::mount(None, path, None, flags, None)
 }
 
-/// With a shared root propagation the rootfs's parent mount must not be shared, or the
-/// container's mounts would show up in the host. Walks up to the first mount point
-/// (mount(2) MS_PRIVATE fails with EINVAL on a non-mount-point) and makes it private.
+/// Whether the rootfs's parent mount must be made private before the rootfs
+/// is bound onto itself: with `/` anything but recursively slave or private,
+/// the mount holding the rootfs may still share a peer group with the host's
+/// (on a host whose `/` is shared, every copied mount does). Then the bind
+/// and every mount made on it would propagate into the host, and pivot_root
+/// refuses a new root whose parent mount is shared (EINVAL). The default
+/// (rslave) needs nothing.
+fn needs_private_parent(flags: libc::c_ulong) -> bool {
+    flags & libc::MS_REC == 0 || flags & (libc::MS_SLAVE | libc::MS_PRIVATE) == 0
+}
+
+/// Makes the mount that holds the rootfs private, as runc does: the rootfs
+/// itself when it is a mount point (containerd's always is), else the first
+/// mount point above it (mount(2) MS_PRIVATE fails with EINVAL on a path that
+/// is not one).
 fn make_parent_mount_private(rootfs: &Path) -> Result<(), RootfsError> {
-    for dir in rootfs.ancestors().skip(1) {
+    for dir in rootfs.ancestors() {
         let c = sys::cstr(dir).map_err(|e| RootfsError::Propagation {
             dest: dir.to_owned(),
             source: e,
@@ -180,7 +192,7 @@ pub fn prepare_with(
             dest: "/".into(),
             source: e,
         })?;
-        if flags & libc::MS_SHARED != 0 {
+        if needs_private_parent(flags) {
             make_parent_mount_private(opts.rootfs)?;
         }
     }
@@ -452,5 +464,16 @@ mod tests {
             libc::MS_SLAVE | libc::MS_REC
         );
         assert_eq!(s(libc::MS_SHARED), libc::MS_SHARED);
+    }
+
+    #[test]
+    fn only_recursive_slave_or_private_roots_keep_the_parent_mount_as_is() {
+        use super::needs_private_parent as n;
+        assert!(!n(libc::MS_SLAVE | libc::MS_REC));
+        assert!(!n(libc::MS_PRIVATE | libc::MS_REC));
+        assert!(n(libc::MS_SHARED | libc::MS_REC));
+        assert!(n(libc::MS_SHARED));
+        assert!(n(libc::MS_SLAVE));
+        assert!(n(libc::MS_PRIVATE));
     }
 }
