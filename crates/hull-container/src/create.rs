@@ -168,6 +168,19 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         _ => None,
     };
     let (parent_end, child_end) = channel::pair(min_fd)?;
+    // The init of a new user namespace may not reach every bind source:
+    // copies of them, made now as the host's root, go to it with the clone.
+    let bind_trees = if config::new_namespace(spec, LinuxNamespaceType::User) {
+        hull_rootfs::detached_bind_sources(spec, &bundle.dir, &bundle.rootfs)
+            .into_iter()
+            .map(|tree| {
+                tree.map(|fd| crate::fds::move_above(fd, min_fd))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
 
     // Joining a PID namespace applies to children: do it here, before clone.
     for j in joins.iter().filter(|j| j.typ == LinuxNamespaceType::Pid) {
@@ -223,6 +236,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
             start_listener,
             channel: child_end,
             cgroup_mountinfo: cgroup.mountinfo(),
+            bind_trees,
         });
     }
     cleanup.pid = Some(pid);
@@ -233,6 +247,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         console_socket,
         child_joins,
         placement,
+        bind_trees,
     ));
 
     record.pid = pid;

@@ -6,14 +6,7 @@ pub fn document() -> serde_json::Value {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::status::OCI_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": [
-            "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
-            "iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec",
-            "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid",
-            "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave",
-            "runbindable", "rw", "shared", "silent", "slave", "strictatime", "suid", "sync",
-            "unbindable"
-        ],
+        "mountOptions": hull_rootfs::options::supported().collect::<Vec<_>>(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),

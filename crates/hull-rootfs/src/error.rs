@@ -14,10 +14,18 @@ pub enum RootfsError {
         dest: PathBuf,
         source: io::Error,
     },
+    #[error("mount bind onto {dest}: {reason}: {source}")]
+    LockedFlags {
+        dest: PathBuf,
+        reason: &'static str,
+        source: io::Error,
+    },
     #[error("set propagation of {dest}: {source}")]
     Propagation { dest: PathBuf, source: io::Error },
     #[error("set recursive mount attributes of {dest}: {source}")]
     Attributes { dest: PathBuf, source: io::Error },
+    #[error("tmpcopyup: copy {dest} into its tmpfs: {source}")]
+    CopyUp { dest: PathBuf, source: io::Error },
     #[error("resolve {path} inside the rootfs: {source}")]
     Resolve { path: PathBuf, source: io::Error },
     #[error("mount source {path}: {source}")]
@@ -26,6 +34,8 @@ pub enum RootfsError {
     UnsupportedOption { option: String, dest: PathBuf },
     #[error("mount {dest}: {reason}")]
     InvalidMount { dest: PathBuf, reason: &'static str },
+    #[error("mount {dest}: filesystem {fstype:?} must be mounted on ordinary directory")]
+    NotADirectory { fstype: String, dest: PathBuf },
     #[error("unknown rootfsPropagation {0:?}")]
     UnknownRootfsPropagation(String),
     #[error("refusing to mount onto {dest}: {reason}")]

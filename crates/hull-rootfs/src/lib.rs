@@ -9,21 +9,27 @@
 //! created relative to their parent descriptor, so symlinks in the image can not send a
 //! mount, device node or symlink onto the host.
 
+mod bind_sources;
 mod cgroup;
+mod copy_up;
 mod devices;
 mod error;
 mod mounts;
 pub mod options;
+mod paths;
+mod pivot;
 mod resolve;
 mod sys;
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
+pub use bind_sources::detached_bind_sources;
 pub use error::RootfsError;
 pub use options::MountOptions;
+pub use pivot::pivot;
 
 use resolve::Kind;
 
@@ -50,6 +56,11 @@ pub struct RootfsOptions<'a> {
     /// the cgroup hierarchies from for `cgroup` mounts (the new mount
     /// namespace is a copy); None: read it when a cgroup mount needs it.
     pub cgroup_mountinfo: Option<&'a str>,
+    /// Detached copies of bind sources, by index in `mounts`, made by
+    /// `create` in the host's mount namespace for a new user namespace
+    /// whose root may not reach the sources (runc does the same); empty
+    /// when there are none.
+    pub bind_trees: &'a [Option<OwnedFd>],
 }
 
 /// Propagation values of `linux.rootfsPropagation`.
@@ -153,9 +164,9 @@ fn open_dir(path: &Path, what: &'static str) -> Result<OwnedFd, RootfsError> {
 
 /// True when `mounts` bind-mounts something onto /dev: then no devices or /dev symlinks
 /// are made (the caller brought its own /dev), as runc does.
-fn dev_is_bind_mounted(spec: &oci_spec::runtime::Spec) -> bool {
+fn dev_is_bind_mounted(spec: &oci_spec::runtime::Spec, rootfs: &Path) -> bool {
     spec.mounts().iter().flatten().any(|m| {
-        mounts::clean(m.destination()) == Path::new("/dev")
+        mounts::container_dest(rootfs, m.destination()) == Path::new("/dev")
             && (m.typ().as_deref() == Some("bind")
                 || m.options()
                     .iter()
@@ -208,6 +219,7 @@ pub fn prepare_with(
 
     let mut ctx = mounts::Ctx {
         root: open_dir(opts.rootfs, "open rootfs")?,
+        rootfs: opts.rootfs,
         bundle: opts.bundle,
         in_user_namespace: opts.in_user_namespace,
         in_cgroup_namespace: opts.in_cgroup_namespace,
@@ -221,15 +233,16 @@ pub fn prepare_with(
         }
         Ok(())
     };
-    for m in opts.spec.mounts().iter().flatten() {
+    for (i, m) in opts.spec.mounts().iter().flatten().enumerate() {
         if matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) {
             ready(&mut cgroups_ready)?;
         }
-        mounts::mount_entry(&mut ctx, m)?;
+        let tree = opts.bind_trees.get(i).and_then(Option::as_ref);
+        mounts::mount_entry(&mut ctx, m, tree.map(AsFd::as_fd))?;
     }
     ready(&mut cgroups_ready)?;
 
-    if dev_is_bind_mounted(opts.spec) {
+    if dev_is_bind_mounted(opts.spec, opts.rootfs) {
         return Ok(());
     }
     let root = ctx.root.as_fd();
@@ -258,49 +271,25 @@ pub fn prepare_with(
         };
         devices::create(root, &node, opts.in_user_namespace)?;
     }
-    devices::dev_symlinks(root)
-}
-
-/// pivot_root into the rootfs (or MS_MOVE + chroot with `no_pivot`), detach the old root,
-/// chdir("/").
-pub fn pivot(opts: &RootfsOptions) -> Result<(), RootfsError> {
-    let step = |step: &'static str| {
-        move |e: nix::Error| RootfsError::Pivot {
-            step,
-            source: e.into(),
-        }
-    };
-    let io_step = |step: &'static str| move |e: io::Error| RootfsError::Pivot { step, source: e };
-    let crootfs = sys::cstr(opts.rootfs).map_err(io_step("rootfs path"))?;
-    if opts.host_mount_namespace {
-        // pivot_root and MS_MOVE would change the host's own tree: chroot.
-        nix::unistd::chdir(crootfs.as_c_str()).map_err(step("chdir into the rootfs"))?;
-        nix::unistd::chroot(".").map_err(step("chroot into the rootfs"))?;
-        return nix::unistd::chdir("/").map_err(step("chdir to /"));
+    devices::dev_symlinks(root)?;
+    // The terminal's slave is bound on /dev/console after pivot, when /dev
+    // may be read-only already (`ro` on it): its mount point is made now.
+    if opts
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false)
+    {
+        let console = Path::new("/dev/console");
+        resolve::create(root, console, Kind::File, true).map_err(|source| {
+            RootfsError::Console {
+                path: console.to_owned(),
+                source,
+            }
+        })?;
     }
-    if opts.no_pivot {
-        nix::unistd::chdir(crootfs.as_c_str()).map_err(step("chdir into the rootfs"))?;
-        sys::mount(Some(&crootfs), c"/", None, libc::MS_MOVE, None)
-            .map_err(io_step("move the rootfs onto /"))?;
-        nix::unistd::chroot(".").map_err(step("chroot into the rootfs"))?;
-        return nix::unistd::chdir("/").map_err(step("chdir to /"));
-    }
-    let old_root = nix::fcntl::open(
-        "/",
-        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(step("open the old root"))?;
-    nix::unistd::chdir(crootfs.as_c_str()).map_err(step("chdir into the rootfs"))?;
-    // pivot_root(".", ".") stacks the old root on top of the new one; no put_old dir needed.
-    sys::pivot_root(c".", c".").map_err(io_step("pivot_root"))?;
-    nix::unistd::fchdir(&old_root).map_err(step("fchdir to the old root"))?;
-    // Keep the unmount of the old root from propagating to the host.
-    sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None)
-        .map_err(io_step("make the old root rslave"))?;
-    nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
-        .map_err(step("detach the old root"))?;
-    nix::unistd::chdir("/").map_err(step("chdir to /"))
+    Ok(())
 }
 
 /// The mount ID of the topmost mount at `path` (statx STATX_MNT_ID).
@@ -354,77 +343,29 @@ pub fn unmount_host_rootfs(rootfs: &Path, before: u64) -> Result<(), RootfsError
     })
 }
 
-/// Masks one path: /dev/null bound over files, an empty read-only tmpfs over directories.
-/// Descriptors only (new mount API): works without /proc in the new root.
-fn mask(root: BorrowedFd, path: &Path, null: Option<&OwnedFd>) -> Result<(), RootfsError> {
-    let err = |source: io::Error| RootfsError::Mask {
-        path: path.to_owned(),
-        source,
-    };
-    let fd = match resolve::open(root, path, false, false) {
-        Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        Err(e) => return Err(err(e)),
-    };
-    let st = sys::fstat(fd.as_fd()).map_err(err)?;
-    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        return sys::empty_readonly_tmpfs(fd.as_fd()).map_err(err);
-    }
-    let null = null.ok_or_else(|| err(io::Error::from_raw_os_error(libc::ENODEV)))?;
-    sys::bind_fds(null.as_fd(), fd.as_fd(), false).map_err(err)
-}
-
-/// Makes one path read-only: bind it onto itself, then set the read-only attribute on the
-/// new mount (mount_setattr keeps its nosuid/nodev/noexec/atime flags).
-fn make_readonly(root: BorrowedFd, path: &Path) -> Result<(), RootfsError> {
-    let err = |source: io::Error| RootfsError::Readonly {
-        path: path.to_owned(),
-        source,
-    };
-    let fd = match resolve::open(root, path, false, false) {
-        Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        Err(e) => return Err(err(e)),
-    };
-    sys::bind_fds(fd.as_fd(), fd.as_fd(), true).map_err(err)?;
-    let top = resolve::open(root, path, false, false).map_err(err)?;
-    sys::mount_setattr(top.as_fd(), options::MOUNT_ATTR_RDONLY).map_err(err)
-}
-
-/// The container's /dev/null, checked to be the null device, as the source of masks.
-fn open_null(root: BorrowedFd) -> Option<OwnedFd> {
-    let fd = resolve::open(root, Path::new("/dev/null"), false, true).ok()?;
-    let st = sys::fstat(fd.as_fd()).ok()?;
-    (st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3)).then_some(fd)
-}
-
-/// After pivot: maskedPaths, readonlyPaths, root.readonly, and the final rootfsPropagation.
+/// After pivot: the read-only tmpfs mounts (made writable until now),
+/// maskedPaths, readonlyPaths, root.readonly, and the final rootfsPropagation.
 /// Works on descriptors with the new mount API, so it does not need /proc in the new root.
 pub fn finish(opts: &RootfsOptions) -> Result<(), RootfsError> {
     let root = open_dir(Path::new("/"), "open the new root")?;
+    mounts::remount_read_only(root.as_fd(), opts.spec, opts.rootfs)?;
     let linux = opts.spec.linux().as_ref();
     let masked = linux
         .and_then(|l| l.masked_paths().as_deref())
         .unwrap_or(&[]);
-    if !masked.is_empty() {
-        let null = open_null(root.as_fd());
-        for p in masked {
-            mask(root.as_fd(), Path::new(p), null.as_ref())?;
-        }
-    }
+    paths::mask_all(root.as_fd(), masked)?;
     for p in linux
         .and_then(|l| l.readonly_paths().as_deref())
         .unwrap_or(&[])
     {
-        make_readonly(root.as_fd(), Path::new(p))?;
+        paths::make_readonly(root.as_fd(), Path::new(p))?;
     }
     if opts.spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         let err = |e| RootfsError::Readonly {
             path: "/".into(),
             source: e,
         };
-        let fd = open_dir(Path::new("/"), "open the new root")?;
-        sys::mount_setattr(fd.as_fd(), options::MOUNT_ATTR_RDONLY).map_err(err)?;
+        sys::mount_setattr(root.as_fd(), options::MOUNT_ATTR_RDONLY).map_err(err)?;
     }
     if let Some(flags) = rootfs_propagation(opts.spec)? {
         set_propagation(c"/", flags).map_err(|e| RootfsError::Propagation {
@@ -433,6 +374,20 @@ pub fn finish(opts: &RootfsOptions) -> Result<(), RootfsError> {
         })?;
     }
     Ok(())
+}
+
+/// After pivot and before [`finish`] (which may make the root read-only):
+/// makes the directory `path` inside the new root, and what is missing on
+/// the way, as runc does for `process.cwd`. Resolved inside the root with
+/// no magic links, so a path through /proc can not lead it out.
+pub fn make_dir(path: &Path) -> Result<(), RootfsError> {
+    let root = open_dir(Path::new("/"), "open the new root")?;
+    resolve::create(root.as_fd(), path, Kind::Dir, false)
+        .map(drop)
+        .map_err(|source| RootfsError::Resolve {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// Bind-mounts a pty slave (a path in the container's /dev/pts) onto /dev/console,

@@ -11,7 +11,7 @@ use oci_spec::runtime::Mount;
 use crate::options::MountOptions;
 use crate::resolve::{self, Kind};
 use crate::sys::{self, FdPath};
-use crate::{cgroup, RootfsError};
+use crate::{cgroup, copy_up, RootfsError};
 
 const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 
@@ -34,6 +34,9 @@ const PROC_ALLOWED: &[&str] = &[
 pub(crate) struct Ctx<'a> {
     /// `O_PATH` descriptor of the rootfs (after it was bind-mounted onto itself).
     pub root: OwnedFd,
+    /// The rootfs's host path: a destination spelled with it is taken as
+    /// inside the rootfs already, as runc does.
+    pub rootfs: &'a Path,
     pub bundle: &'a Path,
     pub in_user_namespace: bool,
     pub in_cgroup_namespace: bool,
@@ -56,6 +59,17 @@ pub(crate) fn clean(dest: &Path) -> PathBuf {
     out
 }
 
+/// A `mounts[].destination` as a path inside the rootfs: cleaned, and, when
+/// it is spelled as a host path under the rootfs (runc's tests do this),
+/// with that prefix taken off.
+pub(crate) fn container_dest(rootfs: &Path, dest: &Path) -> PathBuf {
+    let dest = clean(dest);
+    match dest.strip_prefix(rootfs) {
+        Ok(rest) if rootfs != Path::new("/") => Path::new("/").join(rest),
+        _ => dest,
+    }
+}
+
 pub(crate) fn mount_err(fstype: &str, dest: &Path, source: io::Error) -> RootfsError {
     RootfsError::Mount {
         fstype: fstype.to_owned(),
@@ -76,13 +90,24 @@ pub(crate) fn destination(
     kind: Kind,
     fstype: &str,
 ) -> Result<OwnedFd, RootfsError> {
+    destination_reporting(root, dest, kind, fstype).map(|(fd, _)| fd)
+}
+
+/// [`destination`], also telling whether it was there before (`true`) or
+/// was made now.
+pub(crate) fn destination_reporting(
+    root: BorrowedFd,
+    dest: &Path,
+    kind: Kind,
+    fstype: &str,
+) -> Result<(OwnedFd, bool), RootfsError> {
     let sensitive = dest.starts_with("/proc") || dest.starts_with("/sys");
-    let fd = resolve::create(root, dest, kind, sensitive).map_err(|e| {
+    let (fd, existed) = resolve::create_reporting(root, dest, kind, sensitive).map_err(|e| {
         if sensitive && e.raw_os_error() == Some(libc::ELOOP) {
-            RootfsError::UnsafeDestination {
+            not_a_directory(root, dest, fstype).unwrap_or(RootfsError::UnsafeDestination {
                 dest: dest.to_owned(),
                 reason: "a symlink in a /proc or /sys path",
-            }
+            })
         } else {
             RootfsError::Resolve {
                 path: dest.to_owned(),
@@ -102,7 +127,22 @@ pub(crate) fn destination(
             });
         }
     }
-    Ok(fd)
+    Ok((fd, existed))
+}
+
+/// runc's error for a proc or sysfs mount whose destination exists and is
+/// not a directory (a symlink, CVE-2019-19921): `None` when that is not the
+/// case. Only called once the mount failed, to say why.
+fn not_a_directory(root: BorrowedFd, dest: &Path, fstype: &str) -> Option<RootfsError> {
+    if !matches!(fstype, "proc" | "sysfs") {
+        return None;
+    }
+    let fd = resolve::open(root, dest, true, false).ok()?;
+    let st = sys::fstat(fd.as_fd()).ok()?;
+    (st.st_mode & libc::S_IFMT != libc::S_IFDIR).then(|| RootfsError::NotADirectory {
+        fstype: fstype.to_owned(),
+        dest: dest.to_owned(),
+    })
 }
 
 /// Re-resolves a destination after something was mounted on it, to reach the new mount.
@@ -113,23 +153,68 @@ pub(crate) fn reopen(root: BorrowedFd, dest: &Path) -> Result<OwnedFd, RootfsErr
     })
 }
 
-/// Remounts the bind mount at `fd` with `flags`. A flag locked by a less privileged mount
-/// namespace (EPERM) is kept by adding the flags the mount already has.
-pub(crate) fn remount_bind(fd: BorrowedFd, flags: libc::c_ulong) -> io::Result<()> {
+/// The flags a less privileged mount namespace can not change on a mount
+/// it inherited (the kernel's MNT_LOCK_*): the atime flags count as one.
+const LOCKABLE: libc::c_ulong = libc::MS_RDONLY
+    | libc::MS_NODEV
+    | libc::MS_NOEXEC
+    | libc::MS_NOSUID
+    | ATIME_FLAGS;
+const ATIME_FLAGS: libc::c_ulong =
+    libc::MS_NOATIME | libc::MS_RELATIME | libc::MS_STRICTATIME | libc::MS_NODIRATIME;
+
+/// Applies a bind mount's options to the new mount at `fd`, as runc does:
+/// when any flag is set or cleared, a bind remount with exactly the flags
+/// set (what is not asked for is cleared; atime is kept unless one is
+/// asked for). In a user namespace that fails (EPERM) if it would clear a
+/// flag the source mount has locked: then, unless the config asked for
+/// that flag off or for another atime mode (an error), the remount is
+/// tried again with the source's lockable flags added.
+pub(crate) fn apply_bind_flags(
+    fd: BorrowedFd,
+    set: libc::c_ulong,
+    cleared: libc::c_ulong,
+    dest: &Path,
+) -> Result<(), RootfsError> {
+    let set = set & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
+    if set == 0 && cleared == 0 {
+        return Ok(());
+    }
     let target = FdPath::new(fd);
     let base = libc::MS_REMOUNT | libc::MS_BIND;
-    match sys::mount(None, target.as_cstr(), None, base | flags, None) {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-            let locked = sys::mount_flags(fd)?;
-            sys::mount(None, target.as_cstr(), None, base | flags | locked, None)
-        }
-        r => r,
+    let err = |e| mount_err("bind", dest, e);
+    let first = match sys::mount(None, target.as_cstr(), None, base | set, None) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => e,
+        r => return r.map_err(err),
+    };
+    let source = sys::mount_flags(fd).map_err(err)?;
+    let locked = |reason| RootfsError::LockedFlags {
+        dest: dest.to_owned(),
+        reason,
+        source: io::Error::from_raw_os_error(libc::EPERM),
+    };
+    if cleared & source & LOCKABLE != 0 {
+        return Err(locked("cannot clear flags the source mount has locked"));
     }
+    if set & ATIME_FLAGS != 0 && set & ATIME_FLAGS != source & ATIME_FLAGS {
+        return Err(locked("cannot change the atime flags the source mount has locked"));
+    }
+    sys::mount(
+        None,
+        target.as_cstr(),
+        None,
+        base | set | (source & LOCKABLE),
+        None,
+    )
+    .map_err(|_| err(first))
 }
 
-/// Flags that need the remount step of a bind mount (everything except bind/rec/remount).
-fn remount_flags(flags: libc::c_ulong) -> libc::c_ulong {
-    flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT)
+/// What a bind mount binds: a host path, or a detached copy of it made by
+/// `create` (for a user namespace that may not reach the path itself).
+#[derive(Clone, Copy)]
+pub(crate) enum BindSource<'a> {
+    Path(&'a Path),
+    Tree(BorrowedFd<'a>),
 }
 
 /// Bind-mounts host path `src` onto `dest` inside the root, then applies flags.
@@ -140,27 +225,48 @@ pub(crate) fn bind(
     flags: libc::c_ulong,
     fstype: &str,
 ) -> Result<OwnedFd, RootfsError> {
-    let meta = std::fs::metadata(src).map_err(|e| RootfsError::Source {
-        path: src.to_owned(),
+    bind_from(root, BindSource::Path(src), dest, flags, 0, fstype)
+}
+
+/// [`bind`] from a [`BindSource`], with the flags asked off (`cleared`).
+pub(crate) fn bind_from(
+    root: BorrowedFd,
+    src: BindSource,
+    dest: &Path,
+    flags: libc::c_ulong,
+    cleared: libc::c_ulong,
+    fstype: &str,
+) -> Result<OwnedFd, RootfsError> {
+    let source_err = |path: &Path, e| RootfsError::Source {
+        path: path.to_owned(),
         source: e,
-    })?;
-    let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+    };
+    let is_dir = match src {
+        BindSource::Path(p) => std::fs::metadata(p).map_err(|e| source_err(p, e))?.is_dir(),
+        BindSource::Tree(fd) => {
+            let st = sys::fstat(fd).map_err(|e| source_err(dest, e))?;
+            st.st_mode & libc::S_IFMT == libc::S_IFDIR
+        }
+    };
+    let kind = if is_dir { Kind::Dir } else { Kind::File };
     let dst = destination(root, dest, kind, fstype)?;
-    let csrc = sys::cstr(src).map_err(|e| mount_err(fstype, dest, e))?;
-    let target = FdPath::new(dst.as_fd());
-    sys::mount(
-        Some(&csrc),
-        target.as_cstr(),
-        None,
-        libc::MS_BIND | (flags & libc::MS_REC),
-        None,
-    )
+    match src {
+        BindSource::Path(p) => {
+            let csrc = sys::cstr(p).map_err(|e| mount_err(fstype, dest, e))?;
+            let target = FdPath::new(dst.as_fd());
+            sys::mount(
+                Some(&csrc),
+                target.as_cstr(),
+                None,
+                libc::MS_BIND | (flags & libc::MS_REC),
+                None,
+            )
+        }
+        BindSource::Tree(fd) => sys::attach(fd, dst.as_fd()),
+    }
     .map_err(|e| mount_err(fstype, dest, e))?;
     let top = reopen(root, dest)?;
-    let extra = remount_flags(flags);
-    if extra != 0 {
-        remount_bind(top.as_fd(), extra).map_err(|e| mount_err(fstype, dest, e))?;
-    }
+    apply_bind_flags(top.as_fd(), flags, cleared, dest)?;
     Ok(top)
 }
 
@@ -236,9 +342,14 @@ fn overlay_data(data: &str, bundle: &Path) -> String {
     out
 }
 
-/// Performs one `mounts` entry.
-pub(crate) fn mount_entry(ctx: &mut Ctx, m: &Mount) -> Result<(), RootfsError> {
-    let dest = clean(m.destination());
+/// Performs one `mounts` entry; `tree` is the detached copy of a bind
+/// source that `create` made for it, if any.
+pub(crate) fn mount_entry(
+    ctx: &mut Ctx,
+    m: &Mount,
+    tree: Option<BorrowedFd>,
+) -> Result<(), RootfsError> {
+    let dest = container_dest(ctx.rootfs, m.destination());
     let fstype = m.typ().as_deref().unwrap_or("");
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[])).map_err(|u| {
         RootfsError::UnsupportedOption {
@@ -248,8 +359,16 @@ pub(crate) fn mount_entry(ctx: &mut Ctx, m: &Mount) -> Result<(), RootfsError> {
     })?;
     let root = ctx.root.as_fd();
     if fstype == "bind" || opts.is_bind() {
-        let src = bind_source(m, ctx.bundle, &dest)?;
-        let fd = bind(root, &src, &dest, opts.flags | libc::MS_BIND, "bind")?;
+        let path;
+        let src = match tree {
+            Some(fd) => BindSource::Tree(fd),
+            None => {
+                path = bind_source(m, ctx.bundle, &dest)?;
+                BindSource::Path(&path)
+            }
+        };
+        let flags = opts.flags | libc::MS_BIND;
+        let fd = bind_from(root, src, &dest, flags, opts.cleared, "bind")?;
         return finish_entry(fd.as_fd(), &opts, &dest);
     }
     match fstype {
@@ -266,17 +385,34 @@ pub(crate) fn mount_entry(ctx: &mut Ctx, m: &Mount) -> Result<(), RootfsError> {
         }
         _ => {}
     }
-    let data = if fstype == "overlay" {
+    let (dst, existed) = destination_reporting(root, &dest, Kind::Dir, fstype)?;
+    let mut data = if fstype == "overlay" {
         overlay_data(&opts.data, ctx.bundle)
     } else {
         opts.data.clone()
     };
-    let dst = destination(root, &dest, Kind::Dir, fstype)?;
+    let mut flags = opts.flags;
+    if fstype == "tmpfs" && existed && !has_mode(&data) {
+        // A tmpfs over an existing directory gets its mode unless `mode=`
+        // says otherwise, as with runc.
+        let st = sys::fstat(dst.as_fd()).map_err(|e| mount_err(fstype, &dest, e))?;
+        data = tmpfs_mode_data(st.st_mode, &data);
+    }
+    if delays_read_only(fstype, &dest) {
+        // Made read-only at the end (`finish`), after what goes inside.
+        flags &= !libc::MS_RDONLY;
+    }
+    // tmpcopyup: the directory the tmpfs is about to cover, to copy from.
+    let copy_from = if opts.copy_up && fstype == "tmpfs" {
+        Some(copy_up::open_for_listing(dst.as_fd()).map_err(|e| mount_err(fstype, &dest, e))?)
+    } else {
+        None
+    };
     let source = m
         .source()
         .as_ref()
         .map_or_else(|| fstype.to_owned(), |s| s.to_string_lossy().into_owned());
-    let r = mount_fs(&dst, &source, fstype, opts.flags, &data);
+    let r = mount_fs(&dst, &source, fstype, flags, &data);
     match r {
         Ok(()) => {}
         // Without a network namespace of its own a user namespace may not mount sysfs, and
@@ -301,10 +437,70 @@ pub(crate) fn mount_entry(ctx: &mut Ctx, m: &Mount) -> Result<(), RootfsError> {
             )?;
             return finish_entry(fd.as_fd(), &opts, &dest);
         }
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+            return Err(not_a_directory(root, &dest, fstype)
+                .unwrap_or_else(|| mount_err(fstype, &dest, e)))
+        }
         Err(e) => return Err(mount_err(fstype, &dest, e)),
     }
     let top = reopen(root, &dest)?;
+    if let Some(from) = copy_from {
+        copy_up::copy_tree(from, top.as_fd()).map_err(|e| RootfsError::CopyUp {
+            dest: dest.clone(),
+            source: e,
+        })?;
+    }
     finish_entry(top.as_fd(), &opts, &dest)
+}
+
+fn has_mode(data: &str) -> bool {
+    data.split(',').any(|o| o.starts_with("mode="))
+}
+
+/// The data of a tmpfs mounted over an existing directory of mode `mode`:
+/// `mode=` of that directory first, so that the config's own wins.
+fn tmpfs_mode_data(mode: libc::mode_t, data: &str) -> String {
+    let mut out = format!("mode={:04o}", mode & 0o7777);
+    if !data.is_empty() {
+        out.push(',');
+        out.push_str(data);
+    }
+    out
+}
+
+/// Whether a `ro` of this mount waits for [`remount_read_only`]: a tmpfs,
+/// and /dev, get their content (device nodes, copied-up files, mount
+/// points of later mounts) after they are mounted, as with runc.
+pub(crate) fn delays_read_only(fstype: &str, dest: &Path) -> bool {
+    fstype == "tmpfs" || dest == Path::new("/dev")
+}
+
+/// After pivot: makes read-only the mounts whose `ro` [`delays_read_only`]
+/// held back, found by their destination in the new root.
+pub(crate) fn remount_read_only(
+    root: BorrowedFd,
+    spec: &oci_spec::runtime::Spec,
+    rootfs: &Path,
+) -> Result<(), RootfsError> {
+    for m in spec.mounts().iter().flatten() {
+        let fstype = m.typ().as_deref().unwrap_or("");
+        let dest = container_dest(rootfs, m.destination());
+        let ro = m.options().iter().flatten().fold(false, |ro, o| match o.as_str() {
+            "ro" => true,
+            "rw" => false,
+            _ => ro,
+        });
+        if !ro || !delays_read_only(fstype, &dest) {
+            continue;
+        }
+        let err = |source| RootfsError::Readonly {
+            path: dest.clone(),
+            source,
+        };
+        let fd = resolve::open(root, &dest, false, false).map_err(err)?;
+        sys::mount_setattr(fd.as_fd(), crate::options::MOUNT_ATTR_RDONLY).map_err(err)?;
+    }
+    Ok(())
 }
 
 /// mount(2) of a filesystem onto a resolved descriptor.

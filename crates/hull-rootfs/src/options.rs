@@ -8,14 +8,19 @@ use libc::c_ulong;
 enum Effect {
     /// Adds mount flags.
     Set(c_ulong),
-    /// Removes mount flags.
+    /// Removes mount flags, and remembers that they were asked off (a bind
+    /// mount is then remounted even with no flag set, as runc does).
     Clear(c_ulong),
     /// A propagation change, applied in its own mount(2) call.
     Propagation(c_ulong),
-    /// A recursive attribute change (`rro`, `rnosuid`, ...): mount_setattr(2) with
-    /// `AT_RECURSIVE`, (attributes to set, attributes to clear).
-    Recursive(u64, u64),
-    /// Recognised but not supported (id-mapped mounts, tmpcopyup, ambiguous atime clears).
+    /// A recursive attribute (`rro`, `rnosuid`, ...) to set with
+    /// mount_setattr(2) and `AT_RECURSIVE`.
+    RecursiveSet(u64),
+    /// A recursive attribute to clear (`rrw`, `rsuid`, ...).
+    RecursiveClear(u64),
+    /// `tmpcopyup`: a tmpfs starts with what its mount point held.
+    CopyUp,
+    /// Recognised but not supported (id-mapped mounts).
     Unsupported,
 }
 
@@ -31,89 +36,87 @@ pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
 pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
 pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
 
+/// Every option hull knows, with its effect; `features` lists the names.
 const TABLE: &[(&str, Effect)] = &[
-    ("defaults", Effect::Clear(0)),
-    ("ro", Effect::Set(libc::MS_RDONLY)),
-    ("rw", Effect::Clear(libc::MS_RDONLY)),
-    ("nosuid", Effect::Set(libc::MS_NOSUID)),
-    ("suid", Effect::Clear(libc::MS_NOSUID)),
-    ("nodev", Effect::Set(libc::MS_NODEV)),
-    ("dev", Effect::Clear(libc::MS_NODEV)),
-    ("noexec", Effect::Set(libc::MS_NOEXEC)),
-    ("exec", Effect::Clear(libc::MS_NOEXEC)),
-    ("sync", Effect::Set(libc::MS_SYNCHRONOUS)),
     ("async", Effect::Clear(libc::MS_SYNCHRONOUS)),
-    ("dirsync", Effect::Set(libc::MS_DIRSYNC)),
-    ("remount", Effect::Set(libc::MS_REMOUNT)),
-    ("mand", Effect::Set(libc::MS_MANDLOCK)),
-    ("nomand", Effect::Clear(libc::MS_MANDLOCK)),
-    ("noatime", Effect::Set(libc::MS_NOATIME)),
     ("atime", Effect::Clear(libc::MS_NOATIME)),
-    ("nodiratime", Effect::Set(libc::MS_NODIRATIME)),
-    ("diratime", Effect::Clear(libc::MS_NODIRATIME)),
-    ("relatime", Effect::Set(libc::MS_RELATIME)),
-    ("norelatime", Effect::Clear(libc::MS_RELATIME)),
-    ("strictatime", Effect::Set(libc::MS_STRICTATIME)),
-    ("nostrictatime", Effect::Clear(libc::MS_STRICTATIME)),
-    ("lazytime", Effect::Set(libc::MS_LAZYTIME)),
-    ("nolazytime", Effect::Clear(libc::MS_LAZYTIME)),
     ("bind", Effect::Set(libc::MS_BIND)),
-    ("rbind", Effect::Set(libc::MS_BIND | libc::MS_REC)),
-    ("private", Effect::Propagation(libc::MS_PRIVATE)),
-    (
-        "rprivate",
-        Effect::Propagation(libc::MS_PRIVATE | libc::MS_REC),
-    ),
-    ("shared", Effect::Propagation(libc::MS_SHARED)),
-    (
-        "rshared",
-        Effect::Propagation(libc::MS_SHARED | libc::MS_REC),
-    ),
-    ("slave", Effect::Propagation(libc::MS_SLAVE)),
-    ("rslave", Effect::Propagation(libc::MS_SLAVE | libc::MS_REC)),
-    ("unbindable", Effect::Propagation(libc::MS_UNBINDABLE)),
-    (
-        "runbindable",
-        Effect::Propagation(libc::MS_UNBINDABLE | libc::MS_REC),
-    ),
-    ("rro", Effect::Recursive(MOUNT_ATTR_RDONLY, 0)),
-    ("rrw", Effect::Recursive(0, MOUNT_ATTR_RDONLY)),
-    ("rnosuid", Effect::Recursive(MOUNT_ATTR_NOSUID, 0)),
-    ("rsuid", Effect::Recursive(0, MOUNT_ATTR_NOSUID)),
-    ("rnodev", Effect::Recursive(MOUNT_ATTR_NODEV, 0)),
-    ("rdev", Effect::Recursive(0, MOUNT_ATTR_NODEV)),
-    ("rnoexec", Effect::Recursive(MOUNT_ATTR_NOEXEC, 0)),
-    ("rexec", Effect::Recursive(0, MOUNT_ATTR_NOEXEC)),
-    ("rnodiratime", Effect::Recursive(MOUNT_ATTR_NODIRATIME, 0)),
-    ("rdiratime", Effect::Recursive(0, MOUNT_ATTR_NODIRATIME)),
-    ("rnosymfollow", Effect::Recursive(MOUNT_ATTR_NOSYMFOLLOW, 0)),
-    ("rsymfollow", Effect::Recursive(0, MOUNT_ATTR_NOSYMFOLLOW)),
-    // The atime modes are one field: setting one clears the whole mask.
-    (
-        "rrelatime",
-        Effect::Recursive(MOUNT_ATTR_RELATIME, MOUNT_ATTR_ATIME_MASK),
-    ),
-    (
-        "rnoatime",
-        Effect::Recursive(MOUNT_ATTR_NOATIME, MOUNT_ATTR_ATIME_MASK),
-    ),
-    (
-        "rstrictatime",
-        Effect::Recursive(MOUNT_ATTR_STRICTATIME, MOUNT_ATTR_ATIME_MASK),
-    ),
-    ("rnorelatime", Effect::Unsupported),
-    ("ratime", Effect::Unsupported),
-    ("rnostrictatime", Effect::Unsupported),
+    ("defaults", Effect::Clear(0)),
+    ("dev", Effect::Clear(libc::MS_NODEV)),
+    ("diratime", Effect::Clear(libc::MS_NODIRATIME)),
+    ("dirsync", Effect::Set(libc::MS_DIRSYNC)),
+    ("exec", Effect::Clear(libc::MS_NOEXEC)),
     ("idmap", Effect::Unsupported),
+    ("iversion", Effect::Set(libc::MS_I_VERSION)),
+    ("lazytime", Effect::Set(libc::MS_LAZYTIME)),
+    ("loud", Effect::Clear(libc::MS_SILENT)),
+    ("mand", Effect::Set(libc::MS_MANDLOCK)),
+    ("noatime", Effect::Set(libc::MS_NOATIME)),
+    ("nodev", Effect::Set(libc::MS_NODEV)),
+    ("nodiratime", Effect::Set(libc::MS_NODIRATIME)),
+    ("noexec", Effect::Set(libc::MS_NOEXEC)),
+    ("noiversion", Effect::Clear(libc::MS_I_VERSION)),
+    ("nolazytime", Effect::Clear(libc::MS_LAZYTIME)),
+    ("nomand", Effect::Clear(libc::MS_MANDLOCK)),
+    ("norelatime", Effect::Clear(libc::MS_RELATIME)),
+    ("nostrictatime", Effect::Clear(libc::MS_STRICTATIME)),
+    ("nosuid", Effect::Set(libc::MS_NOSUID)),
+    ("nosymfollow", Effect::Set(libc::MS_NOSYMFOLLOW)),
+    ("private", Effect::Propagation(libc::MS_PRIVATE)),
+    ("ratime", Effect::RecursiveClear(MOUNT_ATTR_NOATIME)),
+    ("rbind", Effect::Set(libc::MS_BIND | libc::MS_REC)),
+    ("rdev", Effect::RecursiveClear(MOUNT_ATTR_NODEV)),
+    ("rdiratime", Effect::RecursiveClear(MOUNT_ATTR_NODIRATIME)),
+    ("relatime", Effect::Set(libc::MS_RELATIME)),
+    ("remount", Effect::Set(libc::MS_REMOUNT)),
+    ("rexec", Effect::RecursiveClear(MOUNT_ATTR_NOEXEC)),
     ("ridmap", Effect::Unsupported),
-    ("tmpcopyup", Effect::Unsupported),
+    ("rnoatime", Effect::RecursiveSet(MOUNT_ATTR_NOATIME)),
+    ("rnodev", Effect::RecursiveSet(MOUNT_ATTR_NODEV)),
+    ("rnodiratime", Effect::RecursiveSet(MOUNT_ATTR_NODIRATIME)),
+    ("rnoexec", Effect::RecursiveSet(MOUNT_ATTR_NOEXEC)),
+    ("rnorelatime", Effect::RecursiveClear(MOUNT_ATTR_RELATIME)),
+    ("rnostrictatime", Effect::RecursiveClear(MOUNT_ATTR_STRICTATIME)),
+    ("rnosuid", Effect::RecursiveSet(MOUNT_ATTR_NOSUID)),
+    ("rnosymfollow", Effect::RecursiveSet(MOUNT_ATTR_NOSYMFOLLOW)),
+    ("ro", Effect::Set(libc::MS_RDONLY)),
+    ("rprivate", Effect::Propagation(libc::MS_PRIVATE | libc::MS_REC)),
+    ("rrelatime", Effect::RecursiveSet(MOUNT_ATTR_RELATIME)),
+    ("rro", Effect::RecursiveSet(MOUNT_ATTR_RDONLY)),
+    ("rrw", Effect::RecursiveClear(MOUNT_ATTR_RDONLY)),
+    ("rshared", Effect::Propagation(libc::MS_SHARED | libc::MS_REC)),
+    ("rslave", Effect::Propagation(libc::MS_SLAVE | libc::MS_REC)),
+    ("rstrictatime", Effect::RecursiveSet(MOUNT_ATTR_STRICTATIME)),
+    ("rsuid", Effect::RecursiveClear(MOUNT_ATTR_NOSUID)),
+    ("rsymfollow", Effect::RecursiveClear(MOUNT_ATTR_NOSYMFOLLOW)),
+    ("runbindable", Effect::Propagation(libc::MS_UNBINDABLE | libc::MS_REC)),
+    ("rw", Effect::Clear(libc::MS_RDONLY)),
+    ("shared", Effect::Propagation(libc::MS_SHARED)),
+    ("silent", Effect::Set(libc::MS_SILENT)),
+    ("slave", Effect::Propagation(libc::MS_SLAVE)),
+    ("strictatime", Effect::Set(libc::MS_STRICTATIME)),
+    ("suid", Effect::Clear(libc::MS_NOSUID)),
+    ("symfollow", Effect::Clear(libc::MS_NOSYMFOLLOW)),
+    ("sync", Effect::Set(libc::MS_SYNCHRONOUS)),
+    ("tmpcopyup", Effect::CopyUp),
+    ("unbindable", Effect::Propagation(libc::MS_UNBINDABLE)),
 ];
+
+/// The option names hull supports, sorted (`features`' `mountOptions`).
+pub fn supported() -> impl Iterator<Item = &'static str> {
+    TABLE
+        .iter()
+        .filter(|(_, e)| *e != Effect::Unsupported)
+        .map(|(name, _)| *name)
+}
 
 /// The parsed form of a mount's options.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MountOptions {
     /// `MS_*` flags for the mount call (including `MS_BIND`/`MS_REC` of bind/rbind).
     pub flags: c_ulong,
+    /// `MS_*` flags asked off (`rw`, `dev`, ...) and not set again later.
+    pub cleared: c_ulong,
     /// Propagation changes in the order given, each applied by its own mount(2) call.
     pub propagation: Vec<c_ulong>,
     /// Filesystem-specific options joined with commas (the `data` argument of mount(2)).
@@ -122,6 +125,8 @@ pub struct MountOptions {
     pub rec_set: u64,
     /// `MOUNT_ATTR_*` to clear recursively after mounting.
     pub rec_clear: u64,
+    /// `tmpcopyup`.
+    pub copy_up: bool,
 }
 
 /// An option that is recognised but not supported.
@@ -134,15 +139,23 @@ impl MountOptions {
         let mut out = MountOptions::default();
         for opt in options {
             let opt = opt.as_ref();
-            match TABLE.iter().find(|(name, _)| *name == opt).map(|(_, e)| *e) {
-                Some(Effect::Set(f)) => out.flags |= f,
-                Some(Effect::Clear(f)) => out.flags &= !f,
-                Some(Effect::Propagation(f)) => out.propagation.push(f),
-                Some(Effect::Recursive(set, clear)) => {
-                    // A later option overrides an earlier one on the same attribute.
-                    out.rec_set = (out.rec_set & !clear & !set) | set;
-                    out.rec_clear = (out.rec_clear & !set) | clear;
+            let effect = TABLE
+                .binary_search_by(|(name, _)| (*name).cmp(opt))
+                .ok()
+                .map(|i| TABLE[i].1);
+            match effect {
+                Some(Effect::Set(f)) => {
+                    out.flags |= f;
+                    out.cleared &= !f;
                 }
+                Some(Effect::Clear(f)) => {
+                    out.flags &= !f;
+                    out.cleared |= f;
+                }
+                Some(Effect::Propagation(f)) => out.propagation.push(f),
+                Some(Effect::RecursiveSet(a)) => out.recursive(a, true),
+                Some(Effect::RecursiveClear(a)) => out.recursive(a, false),
+                Some(Effect::CopyUp) => out.copy_up = true,
                 Some(Effect::Unsupported) => return Err(UnsupportedOption(opt.to_owned())),
                 None => {
                     if !out.data.is_empty() {
@@ -153,6 +166,24 @@ impl MountOptions {
             }
         }
         Ok(out)
+    }
+
+    /// A later option overrides an earlier one on the same attribute. The
+    /// atime modes are one field, which mount_setattr(2) only changes when
+    /// the whole field is in the clear set: any of them (`ratime`,
+    /// `rnorelatime` and `rnostrictatime` included, as with runc: they
+    /// leave relatime) clears the field.
+    fn recursive(&mut self, attr: u64, set: bool) {
+        if set {
+            self.rec_set |= attr;
+            self.rec_clear &= !attr;
+        } else {
+            self.rec_clear |= attr;
+            self.rec_set &= !attr;
+        }
+        if attr & MOUNT_ATTR_ATIME_MASK == attr {
+            self.rec_clear |= MOUNT_ATTR_ATIME_MASK;
+        }
     }
 
     /// True when recursive attributes must be applied with mount_setattr(2).
@@ -201,7 +232,8 @@ mod tests {
     }
 
     #[test]
-    fn every_table_entry_is_recognised() {
+    fn every_table_entry_is_recognised_and_the_table_is_sorted() {
+        assert!(TABLE.windows(2).all(|w| w[0].0 < w[1].0), "TABLE not sorted");
         for (name, effect) in TABLE {
             let r = MountOptions::parse(&[*name]);
             match effect {
@@ -209,12 +241,40 @@ mod tests {
                 _ => {
                     let o = r.unwrap();
                     assert!(o.data.is_empty(), "{name} leaked into data");
-                    if let Effect::Recursive(set, clear) = effect {
-                        assert_eq!((o.rec_set, o.rec_clear), (*set, *clear), "{name}");
-                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn recursive_atime_options_leave_relatime_as_runc() {
+        for name in ["ratime", "rnorelatime", "rnostrictatime", "rrelatime"] {
+            let o = MountOptions::parse(&[name]).unwrap();
+            assert_eq!((o.rec_set, o.rec_clear & MOUNT_ATTR_ATIME_MASK), (0, MOUNT_ATTR_ATIME_MASK), "{name}");
+        }
+        let o = MountOptions::parse(&["rstrictatime"]).unwrap();
+        assert_eq!(o.rec_set, MOUNT_ATTR_STRICTATIME);
+        assert_eq!(o.rec_clear, MOUNT_ATTR_ATIME_MASK);
+        let o = MountOptions::parse(&["rnodiratime"]).unwrap();
+        assert_eq!((o.rec_set, o.rec_clear), (MOUNT_ATTR_NODIRATIME, 0));
+    }
+
+    #[test]
+    fn cleared_flags_are_remembered_until_set_again() {
+        let o = MountOptions::parse(&["bind", "dev", "exec"]).unwrap();
+        assert_eq!(o.flags, libc::MS_BIND);
+        assert_eq!(o.cleared, libc::MS_NODEV | libc::MS_NOEXEC);
+        let o = MountOptions::parse(&["rw", "ro"]).unwrap();
+        assert_eq!((o.flags, o.cleared), (libc::MS_RDONLY, 0));
+    }
+
+    #[test]
+    fn tmpcopyup_and_symfollow() {
+        let o = MountOptions::parse(&["tmpcopyup", "mode=755"]).unwrap();
+        assert!(o.copy_up);
+        assert_eq!(o.data, "mode=755");
+        let o = MountOptions::parse(&["nosymfollow"]).unwrap();
+        assert_eq!(o.flags, libc::MS_NOSYMFOLLOW);
     }
 
     #[test]

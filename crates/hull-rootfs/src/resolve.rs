@@ -65,18 +65,29 @@ pub(crate) fn create(
     kind: Kind,
     no_symlinks: bool,
 ) -> io::Result<OwnedFd> {
+    create_reporting(root, path, kind, no_symlinks).map(|(fd, _)| fd)
+}
+
+/// [`create`], also telling whether the path was there already (`true`) or
+/// was made now.
+pub(crate) fn create_reporting(
+    root: BorrowedFd,
+    path: &Path,
+    kind: Kind,
+    no_symlinks: bool,
+) -> io::Result<(OwnedFd, bool)> {
     let mut path: PathBuf = relative(path).to_path_buf();
-    for _ in 0..MAX_SYMLINKS {
+    for round in 0..MAX_SYMLINKS {
         match open(root, &path, false, no_symlinks) {
-            Ok(fd) => return Ok(fd),
+            Ok(fd) => return Ok((fd, round == 0)),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) => return Err(e),
         }
         if let Some(fd) = create_last(root, &path, kind, no_symlinks)? {
-            return Ok(fd);
+            return Ok((fd, false));
         }
         match create_missing(root, &path, kind, no_symlinks)? {
-            Walk::Done(fd) => return Ok(fd),
+            Walk::Done(fd) => return Ok((fd, false)),
             Walk::Restart(p) => path = p,
         }
     }

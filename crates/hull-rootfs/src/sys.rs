@@ -196,6 +196,22 @@ pub(crate) fn fstat(fd: BorrowedFd) -> io::Result<libc::stat> {
     Ok(unsafe { st.assume_init() })
 }
 
+/// fstatat(2) of `name` in `dir`, not following a final symlink.
+pub(crate) fn fstatat_nofollow(dir: BorrowedFd, name: &CStr) -> io::Result<libc::stat> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: a valid fd and NUL-terminated name; `st` is valid for writes of one `struct stat`.
+    check(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    // SAFETY: fstatat succeeded, so it filled the struct.
+    Ok(unsafe { st.assume_init() })
+}
+
 /// fstatfs(2) magic number of the filesystem holding `fd`.
 pub(crate) fn fs_magic(fd: BorrowedFd) -> io::Result<i64> {
     let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
@@ -209,30 +225,40 @@ pub(crate) fn fs_magic(fd: BorrowedFd) -> io::Result<i64> {
     i64::try_from(f_type).map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))
 }
 
-/// statvfs's relatime bit (linux/statfs.h), which the libc crate names for
-/// glibc only.
+/// statvfs's relatime and nosymfollow bits (linux/statfs.h), which the
+/// libc crate names for glibc only.
 const ST_RELATIME: libc::c_ulong = 0x1000;
+const ST_NOSYMFOLLOW: libc::c_ulong = 0x2000;
 
-/// Mount flags (`MS_*`) of the mount holding `fd`, from fstatvfs(3).
+/// Mount flags (`MS_*`) of the mount holding `fd`, from fstatvfs(3). With
+/// none of noatime and relatime the mount is strictatime, which the kernel
+/// does not report (it is the absence of the others), as runc reads it.
 pub(crate) fn mount_flags(fd: BorrowedFd) -> io::Result<libc::c_ulong> {
     let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
     // SAFETY: `st` is valid for writes of one `struct statvfs`.
     check(unsafe { libc::fstatvfs(fd.as_raw_fd(), st.as_mut_ptr()) })?;
     // SAFETY: fstatvfs succeeded, so it filled the struct.
     let f = unsafe { st.assume_init() }.f_flag;
-    const MAP: [(libc::c_ulong, libc::c_ulong); 7] = [
+    const MAP: [(libc::c_ulong, libc::c_ulong); 10] = [
         (libc::ST_RDONLY, libc::MS_RDONLY),
         (libc::ST_NOSUID, libc::MS_NOSUID),
         (libc::ST_NODEV, libc::MS_NODEV),
         (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_SYNCHRONOUS, libc::MS_SYNCHRONOUS),
+        (libc::ST_MANDLOCK, libc::MS_MANDLOCK),
         (libc::ST_NOATIME, libc::MS_NOATIME),
         (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
         (ST_RELATIME, libc::MS_RELATIME),
+        (ST_NOSYMFOLLOW, libc::MS_NOSYMFOLLOW),
     ];
-    Ok(MAP
+    let flags = MAP
         .iter()
         .filter(|(st, _)| f & st != 0)
-        .fold(0, |acc, (_, ms)| acc | ms))
+        .fold(0, |acc, (_, ms)| acc | ms);
+    if flags & (libc::MS_NOATIME | libc::MS_RELATIME) == 0 {
+        return Ok(flags | libc::MS_STRICTATIME);
+    }
+    Ok(flags)
 }
 
 pub(crate) fn pivot_root(new_root: &CStr, put_old: &CStr) -> io::Result<()> {
@@ -265,6 +291,10 @@ fn setattr(fd: BorrowedFd, set: u64, clear: u64, flags: libc::c_int) -> io::Resu
         propagation: 0,
         userns_fd: 0,
     };
+    mount_setattr_raw(fd, &attr, flags)
+}
+
+fn mount_setattr_raw(fd: BorrowedFd, attr: &MountAttr, flags: libc::c_int) -> io::Result<()> {
     // SAFETY: the empty path and `attr` are valid for the call; the kernel only reads them.
     let r = unsafe {
         libc::syscall(
@@ -272,7 +302,7 @@ fn setattr(fd: BorrowedFd, set: u64, clear: u64, flags: libc::c_int) -> io::Resu
             fd.as_raw_fd(),
             c"".as_ptr(),
             flags,
-            &attr as *const MountAttr,
+            attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     };
@@ -312,6 +342,37 @@ pub(crate) fn clone_tree(fd: BorrowedFd, recursive: bool) -> io::Result<OwnedFd>
     new_fd(unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) })
 }
 
+/// open_tree(2) with OPEN_TREE_CLONE of a path: a detached copy of the
+/// mount (tree) there.
+pub(crate) fn clone_tree_at(path: &CStr, recursive: bool) -> io::Result<OwnedFd> {
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: a NUL-terminated path resolved from the current directory.
+    new_fd(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })
+}
+
+/// mount_setattr(2) of a propagation type (`MS_SLAVE`, ...) on the mount
+/// `fd` refers to (and, `recursive`, the mounts under it).
+pub(crate) fn set_propagation_of(
+    fd: BorrowedFd,
+    propagation: libc::c_ulong,
+    recursive: bool,
+) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: 0,
+        attr_clr: 0,
+        propagation: propagation as u64,
+        userns_fd: 0,
+    };
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
+    mount_setattr_raw(fd, &attr, flags)
+}
+
 /// move_mount(2) of the detached mount `from` onto the location `to` refers to.
 pub(crate) fn attach(from: BorrowedFd, to: BorrowedFd) -> io::Result<()> {
     // SAFETY: valid descriptors and empty NUL-terminated paths.
@@ -338,8 +399,9 @@ pub(crate) fn bind_fds(src: BorrowedFd, dst: BorrowedFd, recursive: bool) -> io:
     attach(tree.as_fd(), dst)
 }
 
-/// Mounts a fresh, empty, read-only tmpfs onto what `dst` refers to.
-pub(crate) fn empty_readonly_tmpfs(dst: BorrowedFd) -> io::Result<()> {
+/// Mounts a fresh, empty, read-only tmpfs onto what `dst` refers to;
+/// returns the descriptor of the new mount (a source for binds of it).
+pub(crate) fn empty_readonly_tmpfs(dst: BorrowedFd) -> io::Result<OwnedFd> {
     // SAFETY: a NUL-terminated filesystem name.
     let fs = new_fd(unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC) })?;
     // SAFETY: FSCONFIG_CMD_CREATE takes no key or value (null pointers, aux 0).
@@ -365,7 +427,8 @@ pub(crate) fn empty_readonly_tmpfs(dst: BorrowedFd) -> io::Result<()> {
             crate::options::MOUNT_ATTR_RDONLY as libc::c_uint,
         )
     })?;
-    attach(mnt.as_fd(), dst)
+    attach(mnt.as_fd(), dst)?;
+    Ok(mnt)
 }
 
 /// mount_setattr(2) on the mount `fd` refers to (not its children).

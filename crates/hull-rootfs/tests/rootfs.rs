@@ -211,6 +211,7 @@ fn full_container() -> Check {
             in_cgroup_namespace: false,
             host_mount_namespace: false,
             cgroup_mountinfo: None,
+            bind_trees: &[],
         };
         hull_rootfs::prepare(&opts).map_err(|e| format!("prepare: {e}"))?;
         hull_rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
@@ -393,6 +394,7 @@ fn readonly_root_no_pivot() -> Check {
             in_cgroup_namespace: false,
             host_mount_namespace: false,
             cgroup_mountinfo: None,
+            bind_trees: &[],
         };
         hull_rootfs::prepare(&opts).map_err(|e| format!("prepare: {e}"))?;
         hull_rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
@@ -458,6 +460,7 @@ fn bound_devices_and_cgroupns() -> Check {
             in_cgroup_namespace: true,
             host_mount_namespace: false,
             cgroup_mountinfo: None,
+            bind_trees: &[],
         };
         hull_rootfs::prepare(&opts).map_err(|e| format!("prepare: {e}"))?;
         hull_rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
@@ -528,6 +531,7 @@ fn finish_without_proc() -> Check {
             in_cgroup_namespace: false,
             host_mount_namespace: false,
             cgroup_mountinfo: None,
+            bind_trees: &[],
         };
         hull_rootfs::prepare(&opts).map_err(|e| format!("prepare: {e}"))?;
         hull_rootfs::pivot(&opts).map_err(|e| format!("pivot: {e}"))?;
@@ -565,6 +569,7 @@ fn expect_prepare_error(
             in_cgroup_namespace: false,
             host_mount_namespace: false,
             cgroup_mountinfo: None,
+            bind_trees: &[],
         };
         match hull_rootfs::prepare(&opts) {
             Ok(()) => Err("prepare succeeded".into()),
@@ -575,7 +580,8 @@ fn expect_prepare_error(
 }
 
 fn refuses_proc_symlinks() -> Check {
-    // /proc in the image is a symlink: proc must not be mounted through it.
+    // /proc in the image is a symlink: proc must not be mounted through it
+    // (runc's words: "must be mounted on ordinary directory").
     expect_prepare_error(
         "procsym",
         r#"{"ociVersion":"1.2.0","root":{"path":"rootfs"},
@@ -583,7 +589,10 @@ fn refuses_proc_symlinks() -> Check {
         |r| {
             let _ = std::os::unix::fs::symlink("/tmp", r.join("proc"));
         },
-        |e| matches!(e, RootfsError::UnsafeDestination { .. }),
+        |e| {
+            matches!(e, RootfsError::NotADirectory { .. })
+                && e.to_string().contains("must be mounted on ordinary directory")
+        },
     )?;
     // A bind onto /proc/self/... goes through the "self" symlink: refused.
     expect_prepare_error(

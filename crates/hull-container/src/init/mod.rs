@@ -39,6 +39,8 @@ pub struct InitContext<'a> {
     /// What `create` read of /proc/self/mountinfo for the cgroups
     /// (`hull_rootfs::RootfsOptions::cgroup_mountinfo`).
     pub cgroup_mountinfo: Option<&'a str>,
+    /// `hull_rootfs::detached_bind_sources`, for a new user namespace.
+    pub bind_trees: Vec<Option<OwnedFd>>,
 }
 
 /// Until it execs, a process of hull's is the hull binary: make it
@@ -150,12 +152,14 @@ fn setup(ctx: &InitContext) -> Result<Ready> {
         in_cgroup_namespace: config::has_namespace(spec, LinuxNamespaceType::Cgroup),
         host_mount_namespace: !config::has_namespace(spec, LinuxNamespaceType::Mount),
         cgroup_mountinfo: ctx.cgroup_mountinfo,
+        bind_trees: &ctx.bind_trees,
     };
     hull_rootfs::prepare_with(&opts, &mut || join_cgroups().map_err(Into::into))?;
     // Compiled by `create` while the mounts above were made.
     let seccomp = ctx.channel.recv_seccomp()?;
     run_create_hooks(ctx)?;
     hull_rootfs::pivot(&opts)?;
+    make_cwd_before_read_only_root(spec)?;
     // Sysctls before the read-only paths: /proc/sys becomes read-only then.
     namespaces::apply_sysctls(spec)?;
     hull_rootfs::finish(&opts)?;
@@ -220,6 +224,10 @@ pub(crate) fn setup_process(
     };
     capabilities::check_grantable(&caps)?;
     capabilities::drop_bounding(&caps)?;
+    // The cwd with the runtime's privileges first (a directory only root
+    // may enter), again as the user if that was denied (one only the user
+    // may enter), as runc does; before any seccomp filter.
+    let cwd_entered = enter_cwd(process.cwd(), true)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     let notify = seccomp.is_some_and(|c| c.notify);
     if !nnp || notify {
@@ -233,12 +241,14 @@ pub(crate) fn setup_process(
         }
     }
     process_attrs::set_user(process, allow_setgroups)?;
+    if !cwd_entered {
+        enter_cwd(process.cwd(), false)?;
+    }
     capabilities::apply(&caps)?;
     if nnp {
         process_attrs::set_no_new_privs()?;
     }
     process_attrs::set_umask(process);
-    enter_cwd(process.cwd())?;
     exec::resolve_program(
         process.args().as_deref().unwrap_or_default(),
         process.env().as_deref().unwrap_or_default(),
@@ -334,12 +344,28 @@ fn install_seccomp(compiled: Option<&hull_seccomp::Compiled>) -> Result<Option<O
     Ok(hull_seccomp::install(compiled)?)
 }
 
+/// With a read-only root, `process.cwd` can not be made once the root is
+/// read-only: runc makes it before; so does hull (after pivot_root, so
+/// that it is made inside the new root).
+fn make_cwd_before_read_only_root(spec: &Spec) -> Result<()> {
+    let read_only = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
+    match spec.process() {
+        Some(p) if read_only && p.cwd() != std::path::Path::new("/") => {
+            Ok(hull_rootfs::make_dir(p.cwd())?)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// chdir to process.cwd inside the new root, creating it like runc does,
 /// and refuse a cwd that resolves outside the root (CVE-2024-21626).
-fn enter_cwd(cwd: &std::path::Path) -> Result<()> {
+/// With `may_retry`, permission denied is `Ok(false)`: the caller tries
+/// again once it runs as the process's user.
+fn enter_cwd(cwd: &std::path::Path, may_retry: bool) -> Result<bool> {
     let bad = |why: String| Error::Config(format!("process.cwd {}: {why}", cwd.display()));
     let fd = match open_in_root(cwd) {
         Ok(fd) => fd,
+        Err(e) if may_retry && e.raw_os_error() == Some(libc::EACCES) => return Ok(false),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
             // Created like runc does; never through /proc, where a magic
             // link could lead the creation out of the root.
@@ -357,18 +383,20 @@ fn enter_cwd(cwd: &std::path::Path) -> Result<()> {
                 Ok(p) if !p.is_absolute() => {
                     Err(bad("resolves outside the container's root".into()))
                 }
-                _ => Ok(()),
+                _ => Ok(true),
             };
         }
         Err(e) => return Err(bad(crate::error::errno_text(&e))),
     };
     // SAFETY: fchdir to a directory fd we own.
     if unsafe { libc::fchdir(fd.as_raw_fd()) } != 0 {
-        return Err(bad(crate::error::errno_text(
-            &std::io::Error::last_os_error(),
-        )));
+        let e = std::io::Error::last_os_error();
+        if may_retry && e.raw_os_error() == Some(libc::EACCES) {
+            return Ok(false);
+        }
+        return Err(bad(crate::error::errno_text(&e)));
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Opens a directory resolved inside "/" (the container's root after
