@@ -368,10 +368,22 @@ fn mountinfo_under(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Host mounts a test made (see [`SharedHost::new`]): detached, with
-/// everything on them, when dropped, also when the test fails.
+/// Host mounts a test made under a directory: detached, deepest first,
+/// when dropped, also when the test fails.
+pub struct UnmountUnder(pub PathBuf);
+
+impl Drop for UnmountUnder {
+    fn drop(&mut self) {
+        for m in mounts_under(&self.0).iter().rev() {
+            let _ = Command::new("umount").args(["-l", m]).status();
+        }
+    }
+}
+
+/// A test's directory made a shared mount (see [`SharedHost::new`]);
+/// unmounted, with everything on it, when dropped.
 pub struct SharedHost {
-    dir: PathBuf,
+    _unmount: UnmountUnder,
 }
 
 impl SharedHost {
@@ -382,19 +394,11 @@ impl SharedHost {
     /// first.
     pub fn new(dir: &Path) -> SharedHost {
         let guard = SharedHost {
-            dir: dir.to_owned(),
+            _unmount: UnmountUnder(dir.to_owned()),
         };
         bind_onto_itself(dir);
         mount_cmd(&["--make-shared", &dir.to_string_lossy()]);
         guard
-    }
-}
-
-impl Drop for SharedHost {
-    fn drop(&mut self) {
-        for m in mounts_under(&self.dir).iter().rev() {
-            let _ = Command::new("umount").args(["-l", m]).status();
-        }
     }
 }
 
@@ -431,7 +435,8 @@ pub fn overlay_rootfs(b: &Bundle) {
     ]);
 }
 
-fn mount_cmd(args: &[&str]) {
+/// Runs mount(8) with `args`; panics with its error when it fails.
+pub fn mount_cmd(args: &[&str]) {
     let o = Command::new("mount").args(args).output().expect("mount(8)");
     assert!(o.status.success(), "mount {args:?}: {}", stderr(&o));
 }

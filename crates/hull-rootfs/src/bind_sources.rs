@@ -38,7 +38,10 @@ pub fn detached_bind_sources(spec: &Spec, bundle: &Path, rootfs: &Path) -> Vec<O
     if unsafe { libc::geteuid() } != 0 {
         return Vec::new();
     }
-    let sources: Vec<_> = mounts.iter().map(|m| bind_source(m, bundle, rootfs)).collect();
+    let sources: Vec<_> = mounts
+        .iter()
+        .map(|m| bind_source(m, bundle, rootfs))
+        .collect();
     if sources.iter().all(Option::is_none) {
         return Vec::new();
     }
@@ -46,8 +49,9 @@ pub fn detached_bind_sources(spec: &Spec, bundle: &Path, rootfs: &Path) -> Vec<O
         Some(_as_user) => sources
             .iter()
             .map(|s| {
-                s.as_ref()
-                    .is_some_and(|(p, _)| std::fs::metadata(p).is_err_and(|e| e.raw_os_error() == Some(libc::EACCES)))
+                s.as_ref().is_some_and(|(p, _)| {
+                    std::fs::metadata(p).is_err_and(|e| e.raw_os_error() == Some(libc::EACCES))
+                })
             })
             .collect(),
         None => return Vec::new(),
@@ -85,9 +89,9 @@ fn bind_source(m: &Mount, bundle: &Path, rootfs: &Path) -> Option<(PathBuf, bool
 fn container_root(spec: &Spec) -> Option<(u32, u32)> {
     let linux = spec.linux().as_ref()?;
     let host = |maps: Option<&Vec<LinuxIdMapping>>| {
-        maps?.iter().find_map(|m| {
-            (m.container_id() == 0 && m.size() > 0).then_some(m.host_id())
-        })
+        maps?
+            .iter()
+            .find_map(|m| (m.container_id() == 0 && m.size() > 0).then_some(m.host_id()))
     };
     Some((
         host(linux.uid_mappings().as_ref())?,

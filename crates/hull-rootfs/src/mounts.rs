@@ -155,11 +155,8 @@ pub(crate) fn reopen(root: BorrowedFd, dest: &Path) -> Result<OwnedFd, RootfsErr
 
 /// The flags a less privileged mount namespace can not change on a mount
 /// it inherited (the kernel's MNT_LOCK_*): the atime flags count as one.
-const LOCKABLE: libc::c_ulong = libc::MS_RDONLY
-    | libc::MS_NODEV
-    | libc::MS_NOEXEC
-    | libc::MS_NOSUID
-    | ATIME_FLAGS;
+const LOCKABLE: libc::c_ulong =
+    libc::MS_RDONLY | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_NOSUID | ATIME_FLAGS;
 const ATIME_FLAGS: libc::c_ulong =
     libc::MS_NOATIME | libc::MS_RELATIME | libc::MS_STRICTATIME | libc::MS_NODIRATIME;
 
@@ -197,7 +194,9 @@ pub(crate) fn apply_bind_flags(
         return Err(locked("cannot clear flags the source mount has locked"));
     }
     if set & ATIME_FLAGS != 0 && set & ATIME_FLAGS != source & ATIME_FLAGS {
-        return Err(locked("cannot change the atime flags the source mount has locked"));
+        return Err(locked(
+            "cannot change the atime flags the source mount has locked",
+        ));
     }
     sys::mount(
         None,
@@ -438,8 +437,9 @@ pub(crate) fn mount_entry(
             return finish_entry(fd.as_fd(), &opts, &dest);
         }
         Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
-            return Err(not_a_directory(root, &dest, fstype)
-                .unwrap_or_else(|| mount_err(fstype, &dest, e)))
+            return Err(
+                not_a_directory(root, &dest, fstype).unwrap_or_else(|| mount_err(fstype, &dest, e))
+            )
         }
         Err(e) => return Err(mount_err(fstype, &dest, e)),
     }
@@ -485,11 +485,15 @@ pub(crate) fn remount_read_only(
     for m in spec.mounts().iter().flatten() {
         let fstype = m.typ().as_deref().unwrap_or("");
         let dest = container_dest(rootfs, m.destination());
-        let ro = m.options().iter().flatten().fold(false, |ro, o| match o.as_str() {
-            "ro" => true,
-            "rw" => false,
-            _ => ro,
-        });
+        let ro = m
+            .options()
+            .iter()
+            .flatten()
+            .fold(false, |ro, o| match o.as_str() {
+                "ro" => true,
+                "rw" => false,
+                _ => ro,
+            });
         if !ro || !delays_read_only(fstype, &dest) {
             continue;
         }

@@ -76,20 +76,32 @@ const TABLE: &[(&str, Effect)] = &[
     ("rnodiratime", Effect::RecursiveSet(MOUNT_ATTR_NODIRATIME)),
     ("rnoexec", Effect::RecursiveSet(MOUNT_ATTR_NOEXEC)),
     ("rnorelatime", Effect::RecursiveClear(MOUNT_ATTR_RELATIME)),
-    ("rnostrictatime", Effect::RecursiveClear(MOUNT_ATTR_STRICTATIME)),
+    (
+        "rnostrictatime",
+        Effect::RecursiveClear(MOUNT_ATTR_STRICTATIME),
+    ),
     ("rnosuid", Effect::RecursiveSet(MOUNT_ATTR_NOSUID)),
     ("rnosymfollow", Effect::RecursiveSet(MOUNT_ATTR_NOSYMFOLLOW)),
     ("ro", Effect::Set(libc::MS_RDONLY)),
-    ("rprivate", Effect::Propagation(libc::MS_PRIVATE | libc::MS_REC)),
+    (
+        "rprivate",
+        Effect::Propagation(libc::MS_PRIVATE | libc::MS_REC),
+    ),
     ("rrelatime", Effect::RecursiveSet(MOUNT_ATTR_RELATIME)),
     ("rro", Effect::RecursiveSet(MOUNT_ATTR_RDONLY)),
     ("rrw", Effect::RecursiveClear(MOUNT_ATTR_RDONLY)),
-    ("rshared", Effect::Propagation(libc::MS_SHARED | libc::MS_REC)),
+    (
+        "rshared",
+        Effect::Propagation(libc::MS_SHARED | libc::MS_REC),
+    ),
     ("rslave", Effect::Propagation(libc::MS_SLAVE | libc::MS_REC)),
     ("rstrictatime", Effect::RecursiveSet(MOUNT_ATTR_STRICTATIME)),
     ("rsuid", Effect::RecursiveClear(MOUNT_ATTR_NOSUID)),
     ("rsymfollow", Effect::RecursiveClear(MOUNT_ATTR_NOSYMFOLLOW)),
-    ("runbindable", Effect::Propagation(libc::MS_UNBINDABLE | libc::MS_REC)),
+    (
+        "runbindable",
+        Effect::Propagation(libc::MS_UNBINDABLE | libc::MS_REC),
+    ),
     ("rw", Effect::Clear(libc::MS_RDONLY)),
     ("shared", Effect::Propagation(libc::MS_SHARED)),
     ("silent", Effect::Set(libc::MS_SILENT)),
@@ -233,7 +245,10 @@ mod tests {
 
     #[test]
     fn every_table_entry_is_recognised_and_the_table_is_sorted() {
-        assert!(TABLE.windows(2).all(|w| w[0].0 < w[1].0), "TABLE not sorted");
+        assert!(
+            TABLE.windows(2).all(|w| w[0].0 < w[1].0),
+            "TABLE not sorted"
+        );
         for (name, effect) in TABLE {
             let r = MountOptions::parse(&[*name]);
             match effect {
@@ -250,7 +265,11 @@ mod tests {
     fn recursive_atime_options_leave_relatime_as_runc() {
         for name in ["ratime", "rnorelatime", "rnostrictatime", "rrelatime"] {
             let o = MountOptions::parse(&[name]).unwrap();
-            assert_eq!((o.rec_set, o.rec_clear & MOUNT_ATTR_ATIME_MASK), (0, MOUNT_ATTR_ATIME_MASK), "{name}");
+            assert_eq!(
+                (o.rec_set, o.rec_clear & MOUNT_ATTR_ATIME_MASK),
+                (0, MOUNT_ATTR_ATIME_MASK),
+                "{name}"
+            );
         }
         let o = MountOptions::parse(&["rstrictatime"]).unwrap();
         assert_eq!(o.rec_set, MOUNT_ATTR_STRICTATIME);

@@ -363,7 +363,7 @@ pub(crate) fn set_propagation_of(
     let attr = MountAttr {
         attr_set: 0,
         attr_clr: 0,
-        propagation: propagation as u64,
+        propagation,
         userns_fd: 0,
     };
     let mut flags = libc::AT_EMPTY_PATH;

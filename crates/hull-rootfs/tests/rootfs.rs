@@ -591,7 +591,8 @@ fn refuses_proc_symlinks() -> Check {
         },
         |e| {
             matches!(e, RootfsError::NotADirectory { .. })
-                && e.to_string().contains("must be mounted on ordinary directory")
+                && e.to_string()
+                    .contains("must be mounted on ordinary directory")
         },
     )?;
     // A bind onto /proc/self/... goes through the "self" symlink: refused.
