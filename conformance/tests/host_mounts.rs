@@ -157,6 +157,26 @@ fn failed_create_leaks_no_mount_no_pivot() {
     });
 }
 
+/// pivot fails: with --no-pivot the rootfs is moved onto /, which the
+/// kernel refuses (EINVAL) when / is shared and the tree holds an
+/// unbindable mount.
+#[test]
+fn failed_create_leaks_no_mount_pivot_failure() {
+    fails_without_leaking(
+        "leak-pivot",
+        &["--no-pivot"],
+        "move the rootfs onto /",
+        |b| {
+            b.config["linux"]["rootfsPropagation"] = json!("shared");
+            push_mount(
+                b,
+                json!({ "destination": "/unbindable", "type": "tmpfs", "source": "tmpfs",
+                    "options": ["unbindable"] }),
+            );
+        },
+    );
+}
+
 #[test]
 fn failed_create_leaks_no_mount_pid_file_not_writable() {
     let w = World::new("leak-pidfile");
