@@ -420,3 +420,97 @@ fn process_cwd_only_root_can_enter_is_entered_before_privileges_drop() {
     b2.save();
     assert_eq!(run_out(&w, &b2, "c2"), "/home42\n");
 }
+
+/// runtime-spec 1.1 id-mapped mounts: `mounts[].uidMappings` say how ids on
+/// disk show through the mount (containerID on disk, hostID seen); `idmap`
+/// maps the top mount of an rbind only, `ridmap` its submounts too; the
+/// files on disk keep their owners.
+#[test]
+fn mounts_idmapped_bind_shows_files_under_the_mapped_ids() {
+    let w = World::new("idmap");
+    let src = w.dir.join("src");
+    std::fs::create_dir_all(src.join("sub")).expect("mkdir");
+    std::fs::write(src.join("top"), "").expect("write");
+    chown(&src.join("top"), 100, 200);
+    let sub = w.dir.join("subsrc");
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    std::fs::write(sub.join("file"), "").expect("write");
+    chown(&sub.join("file"), 101, 201);
+    let _unmount = UnmountUnder(src.clone());
+    mount_cmd(&[
+        "--bind",
+        &sub.to_string_lossy(),
+        &src.join("sub").to_string_lossy(),
+    ]);
+    let mut b = w.bundle(
+        "b",
+        &[
+            "stat",
+            "-c",
+            "%n %u %g",
+            "/i/top",
+            "/i/sub/file",
+            "/r/top",
+            "/r/sub/file",
+        ],
+    );
+    for (dest, opt) in [("/i", "idmap"), ("/r", "ridmap")] {
+        push_mount(
+            &mut b,
+            json!({ "destination": dest, "type": "bind", "source": src,
+                    "options": ["rbind", opt],
+                    "uidMappings": [{ "containerID": 100, "hostID": 5100, "size": 10 }],
+                    "gidMappings": [{ "containerID": 200, "hostID": 5200, "size": 10 }] }),
+        );
+    }
+    b.save();
+    assert_eq!(
+        run_out(&w, &b, "c1"),
+        "/i/top 5100 5200\n/i/sub/file 101 201\n/r/top 5100 5200\n/r/sub/file 5101 5201\n"
+    );
+    let st = std::fs::metadata(src.join("top")).expect("stat");
+    assert_eq!(
+        (
+            std::os::unix::fs::MetadataExt::uid(&st),
+            std::os::unix::fs::MetadataExt::gid(&st)
+        ),
+        (100, 200)
+    );
+}
+
+/// `idmap` with no maps of its own takes the container's user namespace:
+/// root's files on disk are root's in the container.
+#[test]
+fn mounts_idmap_without_maps_uses_the_containers_user_namespace() {
+    let w = World::new("idmap-userns");
+    let src = w.dir.join("src");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(src.join("file"), "").expect("write");
+    let mut b = userns_bundle(&w, &["stat", "-c", "%u %g", "/m/file", "/plain/file"]);
+    push_mount(
+        &mut b,
+        json!({ "destination": "/m", "type": "bind", "source": src, "options": ["bind", "idmap"] }),
+    );
+    push_mount(
+        &mut b,
+        json!({ "destination": "/plain", "type": "bind", "source": src, "options": ["bind"] }),
+    );
+    b.save();
+    assert_eq!(run_out(&w, &b, "c1"), "0 0\n65534 65534\n");
+}
+
+/// An id-mapped mount must be a bind mount: create says so, and leaves
+/// nothing behind.
+#[test]
+fn mounts_idmap_on_a_filesystem_mount_fails_cleanly() {
+    let w = World::new("idmap-tmpfs");
+    let mut b = w.bundle("b", &["true"]);
+    push_mount(
+        &mut b,
+        json!({ "destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"],
+                "uidMappings": [{ "containerID": 0, "hostID": 5000, "size": 10 }],
+                "gidMappings": [{ "containerID": 0, "hostID": 5000, "size": 10 }] }),
+    );
+    b.save();
+    assert_create_fails_cleanly(&w, &b, "id-mapped");
+}

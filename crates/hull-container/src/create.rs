@@ -2,7 +2,7 @@
 //! container and leave the init waiting for `start`. On any failure the
 //! guard removes what was made: init process, cgroup, state directory.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -168,19 +168,25 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         _ => None,
     };
     let (parent_end, child_end) = channel::pair(min_fd)?;
-    // The init of a new user namespace may not reach every bind source:
-    // copies of them, made now as the host's root, go to it with the clone.
-    let bind_trees = if config::new_namespace(spec, LinuxNamespaceType::User) {
-        hull_rootfs::detached_bind_sources(spec, &bundle.dir, &bundle.rootfs)
-            .into_iter()
-            .map(|tree| {
-                tree.map(|fd| crate::fds::move_above(fd, min_fd))
-                    .transpose()
-            })
-            .collect::<Result<Vec<_>>>()?
-    } else {
-        Vec::new()
-    };
+    // Id-mapped mounts, and bind sources the init of a new user namespace
+    // may not reach: copies made now, as the host's root, go to the init
+    // with the clone.
+    let userns_join = joins.iter().find(|j| j.typ == LinuxNamespaceType::User);
+    let bind_trees = hull_rootfs::detached_bind_sources(
+        spec,
+        &bundle.dir,
+        &bundle.rootfs,
+        config::new_namespace(spec, LinuxNamespaceType::User),
+        userns_join.map(|j| j.fd.as_fd()),
+    )?
+    .into_iter()
+    .map(|tree| {
+        let tree = tree
+            .map(|fd| crate::fds::move_above(fd, min_fd))
+            .transpose()?;
+        Ok(std::cell::Cell::new(tree))
+    })
+    .collect::<Result<Vec<_>>>()?;
 
     // Joining a PID namespace applies to children: do it here, before clone.
     for j in joins.iter().filter(|j| j.typ == LinuxNamespaceType::Pid) {

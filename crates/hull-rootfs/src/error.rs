@@ -30,8 +30,12 @@ pub enum RootfsError {
     Resolve { path: PathBuf, source: io::Error },
     #[error("mount source {path}: {source}")]
     Source { path: PathBuf, source: io::Error },
-    #[error("mount option {option:?} of {dest} is not supported")]
-    UnsupportedOption { option: String, dest: PathBuf },
+    #[error("id-mapped mount of {source_path} onto {dest}: {source}")]
+    IdMap {
+        source_path: PathBuf,
+        dest: PathBuf,
+        source: io::Error,
+    },
     #[error("mount {dest}: {reason}")]
     InvalidMount { dest: PathBuf, reason: &'static str },
     #[error("mount {dest}: filesystem {fstype:?} must be mounted on ordinary directory")]

@@ -14,6 +14,7 @@ mod cgroup;
 mod copy_up;
 mod devices;
 mod error;
+mod idmap;
 mod mounts;
 pub mod options;
 mod paths;
@@ -21,6 +22,7 @@ mod pivot;
 mod resolve;
 mod sys;
 
+use std::cell::Cell;
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -56,11 +58,9 @@ pub struct RootfsOptions<'a> {
     /// the cgroup hierarchies from for `cgroup` mounts (the new mount
     /// namespace is a copy); None: read it when a cgroup mount needs it.
     pub cgroup_mountinfo: Option<&'a str>,
-    /// Detached copies of bind sources, by index in `mounts`, made by
-    /// `create` in the host's mount namespace for a new user namespace
-    /// whose root may not reach the sources (runc does the same); empty
-    /// when there are none.
-    pub bind_trees: &'a [Option<OwnedFd>],
+    /// [`detached_bind_sources`], by index in `mounts` (empty when there
+    /// are none): each is taken, attached and closed by [`prepare`].
+    pub bind_trees: &'a [Cell<Option<OwnedFd>>],
 }
 
 /// Propagation values of `linux.rootfsPropagation`.
@@ -237,8 +237,8 @@ pub fn prepare_with(
         if matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) {
             ready(&mut cgroups_ready)?;
         }
-        let tree = opts.bind_trees.get(i).and_then(Option::as_ref);
-        mounts::mount_entry(&mut ctx, m, tree.map(AsFd::as_fd))?;
+        let tree = opts.bind_trees.get(i).and_then(Cell::take);
+        mounts::mount_entry(&mut ctx, m, tree.as_ref().map(AsFd::as_fd))?;
     }
     ready(&mut cgroups_ready)?;
 

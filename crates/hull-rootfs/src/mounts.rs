@@ -350,17 +350,26 @@ pub(crate) fn mount_entry(
 ) -> Result<(), RootfsError> {
     let dest = container_dest(ctx.rootfs, m.destination());
     let fstype = m.typ().as_deref().unwrap_or("");
-    let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[])).map_err(|u| {
-        RootfsError::UnsupportedOption {
-            option: u.0,
-            dest: dest.clone(),
-        }
-    })?;
+    let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
+    let idmapped = is_idmapped(m, &opts);
     let root = ctx.root.as_fd();
+    if idmapped && !(fstype == "bind" || opts.is_bind()) {
+        return Err(RootfsError::InvalidMount {
+            dest,
+            reason: "an id-mapped mount must be a bind mount",
+        });
+    }
     if fstype == "bind" || opts.is_bind() {
         let path;
         let src = match tree {
             Some(fd) => BindSource::Tree(fd),
+            // `create` makes the id-mapped copy (only the host's root may).
+            None if idmapped => {
+                return Err(RootfsError::InvalidMount {
+                    dest,
+                    reason: "the id-mapped copy of the source is missing",
+                })
+            }
             None => {
                 path = bind_source(m, ctx.bundle, &dest)?;
                 BindSource::Path(&path)
@@ -455,6 +464,12 @@ pub(crate) fn mount_entry(
 
 fn has_mode(data: &str) -> bool {
     data.split(',').any(|o| o.starts_with("mode="))
+}
+
+/// Whether a mount is id-mapped: `idmap`/`ridmap`, or mappings of its own
+/// (runtime-spec 1.1's `mounts[].uidMappings`).
+pub(crate) fn is_idmapped(m: &Mount, opts: &MountOptions) -> bool {
+    opts.idmap.is_some() || m.uid_mappings().is_some() || m.gid_mappings().is_some()
 }
 
 /// The data of a tmpfs mounted over an existing directory of mode `mode`:

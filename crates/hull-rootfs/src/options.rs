@@ -20,8 +20,9 @@ enum Effect {
     RecursiveClear(u64),
     /// `tmpcopyup`: a tmpfs starts with what its mount point held.
     CopyUp,
-    /// Recognised but not supported (id-mapped mounts).
-    Unsupported,
+    /// `idmap` (false) or `ridmap` (true): an id-mapped bind mount, its
+    /// submounts mapped too with `ridmap`.
+    IdMap(bool),
 }
 
 /// `MOUNT_ATTR_*` of mount_setattr(2).
@@ -46,7 +47,7 @@ const TABLE: &[(&str, Effect)] = &[
     ("diratime", Effect::Clear(libc::MS_NODIRATIME)),
     ("dirsync", Effect::Set(libc::MS_DIRSYNC)),
     ("exec", Effect::Clear(libc::MS_NOEXEC)),
-    ("idmap", Effect::Unsupported),
+    ("idmap", Effect::IdMap(false)),
     ("iversion", Effect::Set(libc::MS_I_VERSION)),
     ("lazytime", Effect::Set(libc::MS_LAZYTIME)),
     ("loud", Effect::Clear(libc::MS_SILENT)),
@@ -70,7 +71,7 @@ const TABLE: &[(&str, Effect)] = &[
     ("relatime", Effect::Set(libc::MS_RELATIME)),
     ("remount", Effect::Set(libc::MS_REMOUNT)),
     ("rexec", Effect::RecursiveClear(MOUNT_ATTR_NOEXEC)),
-    ("ridmap", Effect::Unsupported),
+    ("ridmap", Effect::IdMap(true)),
     ("rnoatime", Effect::RecursiveSet(MOUNT_ATTR_NOATIME)),
     ("rnodev", Effect::RecursiveSet(MOUNT_ATTR_NODEV)),
     ("rnodiratime", Effect::RecursiveSet(MOUNT_ATTR_NODIRATIME)),
@@ -116,10 +117,7 @@ const TABLE: &[(&str, Effect)] = &[
 
 /// The option names hull supports, sorted (`features`' `mountOptions`).
 pub fn supported() -> impl Iterator<Item = &'static str> {
-    TABLE
-        .iter()
-        .filter(|(_, e)| *e != Effect::Unsupported)
-        .map(|(name, _)| *name)
+    TABLE.iter().map(|(name, _)| *name)
 }
 
 /// The parsed form of a mount's options.
@@ -139,15 +137,13 @@ pub struct MountOptions {
     pub rec_clear: u64,
     /// `tmpcopyup`.
     pub copy_up: bool,
+    /// `idmap` (`Some(false)`) or `ridmap` (`Some(true)`).
+    pub idmap: Option<bool>,
 }
-
-/// An option that is recognised but not supported.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnsupportedOption(pub String);
 
 impl MountOptions {
     /// Parses options in order; later options override earlier ones (`ro,rw` is rw).
-    pub fn parse<S: AsRef<str>>(options: &[S]) -> Result<Self, UnsupportedOption> {
+    pub fn parse<S: AsRef<str>>(options: &[S]) -> Self {
         let mut out = MountOptions::default();
         for opt in options {
             let opt = opt.as_ref();
@@ -168,7 +164,7 @@ impl MountOptions {
                 Some(Effect::RecursiveSet(a)) => out.recursive(a, true),
                 Some(Effect::RecursiveClear(a)) => out.recursive(a, false),
                 Some(Effect::CopyUp) => out.copy_up = true,
-                Some(Effect::Unsupported) => return Err(UnsupportedOption(opt.to_owned())),
+                Some(Effect::IdMap(recursive)) => out.idmap = Some(recursive),
                 None => {
                     if !out.data.is_empty() {
                         out.data.push(',');
@@ -177,7 +173,7 @@ impl MountOptions {
                 }
             }
         }
-        Ok(out)
+        out
     }
 
     /// A later option overrides an earlier one on the same attribute. The
@@ -215,8 +211,7 @@ mod tests {
 
     #[test]
     fn flags_and_data() {
-        let o =
-            MountOptions::parse(&["nosuid", "noexec", "nodev", "mode=755", "size=65536k"]).unwrap();
+        let o = MountOptions::parse(&["nosuid", "noexec", "nodev", "mode=755", "size=65536k"]);
         assert_eq!(o.flags, libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV);
         assert_eq!(o.data, "mode=755,size=65536k");
         assert!(o.propagation.is_empty());
@@ -225,15 +220,15 @@ mod tests {
 
     #[test]
     fn later_option_wins() {
-        let o = MountOptions::parse(&["ro", "rw", "noexec", "exec", "nosuid"]).unwrap();
+        let o = MountOptions::parse(&["ro", "rw", "noexec", "exec", "nosuid"]);
         assert_eq!(o.flags, libc::MS_NOSUID);
-        let o = MountOptions::parse(&["rw", "ro"]).unwrap();
+        let o = MountOptions::parse(&["rw", "ro"]);
         assert_eq!(o.flags, libc::MS_RDONLY);
     }
 
     #[test]
     fn bind_and_propagation() {
-        let o = MountOptions::parse(&["rbind", "rprivate", "ro", "slave"]).unwrap();
+        let o = MountOptions::parse(&["rbind", "rprivate", "ro", "slave"]);
         assert!(o.is_bind());
         assert_eq!(o.flags, libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY);
         assert_eq!(
@@ -250,49 +245,43 @@ mod tests {
             "TABLE not sorted"
         );
         for (name, effect) in TABLE {
-            let r = MountOptions::parse(&[*name]);
-            match effect {
-                Effect::Unsupported => assert_eq!(r, Err(UnsupportedOption(name.to_string()))),
-                _ => {
-                    let o = r.unwrap();
-                    assert!(o.data.is_empty(), "{name} leaked into data");
-                }
-            }
+            let o = MountOptions::parse(&[*name]);
+            assert!(o.data.is_empty(), "{name} leaked into data ({effect:?})");
         }
     }
 
     #[test]
     fn recursive_atime_options_leave_relatime_as_runc() {
         for name in ["ratime", "rnorelatime", "rnostrictatime", "rrelatime"] {
-            let o = MountOptions::parse(&[name]).unwrap();
+            let o = MountOptions::parse(&[name]);
             assert_eq!(
                 (o.rec_set, o.rec_clear & MOUNT_ATTR_ATIME_MASK),
                 (0, MOUNT_ATTR_ATIME_MASK),
                 "{name}"
             );
         }
-        let o = MountOptions::parse(&["rstrictatime"]).unwrap();
+        let o = MountOptions::parse(&["rstrictatime"]);
         assert_eq!(o.rec_set, MOUNT_ATTR_STRICTATIME);
         assert_eq!(o.rec_clear, MOUNT_ATTR_ATIME_MASK);
-        let o = MountOptions::parse(&["rnodiratime"]).unwrap();
+        let o = MountOptions::parse(&["rnodiratime"]);
         assert_eq!((o.rec_set, o.rec_clear), (MOUNT_ATTR_NODIRATIME, 0));
     }
 
     #[test]
     fn cleared_flags_are_remembered_until_set_again() {
-        let o = MountOptions::parse(&["bind", "dev", "exec"]).unwrap();
+        let o = MountOptions::parse(&["bind", "dev", "exec"]);
         assert_eq!(o.flags, libc::MS_BIND);
         assert_eq!(o.cleared, libc::MS_NODEV | libc::MS_NOEXEC);
-        let o = MountOptions::parse(&["rw", "ro"]).unwrap();
+        let o = MountOptions::parse(&["rw", "ro"]);
         assert_eq!((o.flags, o.cleared), (libc::MS_RDONLY, 0));
     }
 
     #[test]
     fn tmpcopyup_and_symfollow() {
-        let o = MountOptions::parse(&["tmpcopyup", "mode=755"]).unwrap();
+        let o = MountOptions::parse(&["tmpcopyup", "mode=755"]);
         assert!(o.copy_up);
         assert_eq!(o.data, "mode=755");
-        let o = MountOptions::parse(&["nosymfollow"]).unwrap();
+        let o = MountOptions::parse(&["nosymfollow"]);
         assert_eq!(o.flags, libc::MS_NOSYMFOLLOW);
     }
 
@@ -308,8 +297,7 @@ mod tests {
             "dirsync",
             "mand",
             "remount",
-        ])
-        .unwrap();
+        ]);
         assert_eq!(
             o.flags,
             libc::MS_NOATIME
@@ -322,32 +310,31 @@ mod tests {
                 | libc::MS_MANDLOCK
                 | libc::MS_REMOUNT
         );
-        let o = MountOptions::parse(&["noatime", "atime", "async", "nostrictatime"]).unwrap();
+        let o = MountOptions::parse(&["noatime", "atime", "async", "nostrictatime"]);
         assert_eq!(o.flags, 0);
     }
 
     #[test]
     fn recursive_attributes() {
-        let o = MountOptions::parse(&["rbind", "rro", "rnosuid", "rnoatime"]).unwrap();
+        let o = MountOptions::parse(&["rbind", "rro", "rnosuid", "rnoatime"]);
         assert_eq!(o.flags, libc::MS_BIND | libc::MS_REC);
         assert_eq!(
             o.rec_set,
             MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME
         );
         assert_eq!(o.rec_clear, MOUNT_ATTR_ATIME_MASK);
-        let o = MountOptions::parse(&["rro", "rrw"]).unwrap();
+        let o = MountOptions::parse(&["rro", "rrw"]);
         assert_eq!((o.rec_set, o.rec_clear), (0, MOUNT_ATTR_RDONLY));
-        let o = MountOptions::parse(&["rrw", "rro"]).unwrap();
+        let o = MountOptions::parse(&["rrw", "rro"]);
         assert_eq!((o.rec_set, o.rec_clear), (MOUNT_ATTR_RDONLY, 0));
     }
 
     #[test]
-    fn unknown_goes_to_data_unsupported_errors() {
-        let o = MountOptions::parse(&["newinstance", "ptmxmode=0666", "gid=5"]).unwrap();
+    fn unknown_goes_to_data_idmap_is_a_flag() {
+        let o = MountOptions::parse(&["newinstance", "ptmxmode=0666", "gid=5"]);
         assert_eq!(o.data, "newinstance,ptmxmode=0666,gid=5");
-        assert_eq!(
-            MountOptions::parse(&["idmap"]),
-            Err(UnsupportedOption("idmap".into()))
-        );
+        assert_eq!(MountOptions::parse(&["bind", "idmap"]).idmap, Some(false));
+        assert_eq!(MountOptions::parse(&["rbind", "ridmap"]).idmap, Some(true));
+        assert_eq!(MountOptions::parse(&["rbind"]).idmap, None);
     }
 }

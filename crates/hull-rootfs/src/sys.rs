@@ -373,6 +373,25 @@ pub(crate) fn set_propagation_of(
     mount_setattr_raw(fd, &attr, flags)
 }
 
+/// `MOUNT_ATTR_IDMAP` of mount_setattr(2).
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// Id-maps the detached mount `fd` (and, `recursive`, its submounts) with
+/// user namespace `userns`.
+pub(crate) fn set_idmap(fd: BorrowedFd, userns: BorrowedFd, recursive: bool) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
+    mount_setattr_raw(fd, &attr, flags)
+}
+
 /// move_mount(2) of the detached mount `from` onto the location `to` refers to.
 pub(crate) fn attach(from: BorrowedFd, to: BorrowedFd) -> io::Result<()> {
     // SAFETY: valid descriptors and empty NUL-terminated paths.

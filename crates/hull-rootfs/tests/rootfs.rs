@@ -622,8 +622,9 @@ fn reports_bad_options() -> Check {
             "mounts":[{"destination":"/t","type":"tmpfs","source":"tmpfs","options":["idmap"]}]}"#,
         |_| {},
         |e| {
-            matches!(e, RootfsError::UnsupportedOption { option, .. } if option == "idmap")
+            matches!(e, RootfsError::InvalidMount { .. })
                 && e.to_string().contains("/t")
+                && e.to_string().contains("id-mapped")
         },
     )?;
     let s = spec(

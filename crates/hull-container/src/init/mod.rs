@@ -39,8 +39,9 @@ pub struct InitContext<'a> {
     /// What `create` read of /proc/self/mountinfo for the cgroups
     /// (`hull_rootfs::RootfsOptions::cgroup_mountinfo`).
     pub cgroup_mountinfo: Option<&'a str>,
-    /// `hull_rootfs::detached_bind_sources`, for a new user namespace.
-    pub bind_trees: Vec<Option<OwnedFd>>,
+    /// `hull_rootfs::detached_bind_sources`: id-mapped mounts, and bind
+    /// sources a new user namespace can not reach.
+    pub bind_trees: Vec<std::cell::Cell<Option<OwnedFd>>>,
 }
 
 /// Until it execs, a process of hull's is the hull binary: make it
