@@ -575,6 +575,17 @@ part_podman() {
 		fail "podman run --rm (default network): stdout '$out' status $rc: $(podman_err)"
 	fi
 
+	# --read-only: podman mounts tmpfs on /tmp, /var/tmp and /run with
+	# tmpcopyup (what the image has there is copied in)
+	out=$("${PODMAN[@]}" run --rm --read-only --network none $PI \
+		sh -c 'touch /tmp/w && echo tmp-rw; touch /w 2>/dev/null || echo root-ro' 2>"$T/err")
+	rc=$?
+	if [ "$out" = "$(printf 'tmp-rw\nroot-ro')" ] && [ $rc = 0 ]; then
+		pass "podman run --read-only: tmpfs /tmp writable (tmpcopyup), root read-only"
+	else
+		fail "podman run --read-only: stdout '$out' status $rc: $(podman_err)"
+	fi
+
 	# podman maps the runtime's error text to 127 (not found) / 126 (not executable)
 	"${PODMAN[@]}" run --rm --network none $PI /no/such/program >/dev/null 2>"$T/err"
 	rc=$?
