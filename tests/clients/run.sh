@@ -298,6 +298,19 @@ part_containerd() {
 		ctr_errors c-run
 	fi
 
+	# rshared root propagation on containerd's rootfs (an overlay mount, as
+	# under Kubernetes with mount propagation): the rootfs mount itself must
+	# be made private, or pivot_root fails (critest's finding)
+	out=$(CTR "${RUN[@]}" --rm --rootfs-propagation rshared "$IMG" c-rshared \
+		awk '$5 == "/" { print ($7 ~ /^shared:/) ? "shared" : $7 }' /proc/self/mountinfo 2>"$T/err")
+	rc=$?
+	if [ "$out" = shared ] && [ $rc = 0 ]; then
+		pass "ctr run --rootfs-propagation rshared: / is shared"
+	else
+		fail "ctr run --rootfs-propagation rshared: stdout '$out' status $rc: $(tail -c 400 "$T/err")"
+		ctr_errors c-rshared
+	fi
+
 	# a program that does not exist: the error must come back through log.json
 	out=$(CTR "${RUN[@]}" --rm "$IMG" c-noexec /no/such/program 2>&1)
 	rc=$?
