@@ -498,8 +498,6 @@ pub(crate) fn remount_read_only(
     rootfs: &Path,
 ) -> Result<(), RootfsError> {
     for m in spec.mounts().iter().flatten() {
-        let fstype = m.typ().as_deref().unwrap_or("");
-        let dest = container_dest(rootfs, m.destination());
         let ro = m
             .options()
             .iter()
@@ -509,7 +507,12 @@ pub(crate) fn remount_read_only(
                 "rw" => false,
                 _ => ro,
             });
-        if !ro || !delays_read_only(fstype, &dest) {
+        if !ro {
+            continue;
+        }
+        let fstype = m.typ().as_deref().unwrap_or("");
+        let dest = container_dest(rootfs, m.destination());
+        if !delays_read_only(fstype, &dest) {
             continue;
         }
         let err = |source| RootfsError::Readonly {

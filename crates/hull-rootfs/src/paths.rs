@@ -4,9 +4,9 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::{mounts, options, resolve, sys, RootfsError};
+use crate::{options, resolve, sys, RootfsError};
 
 /// Masks every path of `paths` once (a path listed twice is one mount, as
 /// with runc): /dev/null bound over files; over directories an empty
@@ -17,15 +17,14 @@ pub(crate) fn mask_all(root: BorrowedFd, paths: &[String]) -> Result<(), RootfsE
         return Ok(());
     }
     let null = open_null(root);
-    let mut done: Vec<PathBuf> = Vec::with_capacity(paths.len());
     let mut shared_tmpfs: Option<OwnedFd> = None;
-    for p in paths {
-        let path = mounts::clean(Path::new(p));
-        if done.contains(&path) {
+    for (i, p) in paths.iter().enumerate() {
+        // Paths compare by component: "/a/" and "/a//" are "/a".
+        let path = Path::new(p);
+        if paths[..i].iter().any(|q| Path::new(q) == path) {
             continue;
         }
-        mask(root, &path, null.as_ref(), &mut shared_tmpfs)?;
-        done.push(path);
+        mask(root, path, null.as_ref(), &mut shared_tmpfs)?;
     }
     Ok(())
 }
